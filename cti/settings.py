@@ -1,0 +1,146 @@
+"""Runtime configuration, read from ``CTI_*`` environment variables (and an optional .env).
+
+Nothing secret has a default that works in production: the session secret key is generated
+on first start and kept in the data folder (mode 0600), so two processes of one install
+share it and a restart does not log everybody out.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cti.numbers import NumberPlan
+
+#: The repository root when running from a checkout (``pip install -e .``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class AmiNode:
+    """One Asterisk node's manager interface, parsed from ``ami://user:secret@host:port``."""
+
+    name: str
+    host: str
+    port: int
+    username: str
+    secret: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"AmiNode(name={self.name!r}, {self.username}@{self.host}:{self.port})"
+
+
+def parse_ami_url(url: str) -> AmiNode:
+    """Parse ``ami://user:secret@host:port[?name=node1]``; raises ValueError when malformed."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "ami":
+        raise ValueError(f"AMI URL must start with ami://, got {parts.scheme or 'nothing'}")
+    if not parts.hostname or not parts.username or parts.password is None:
+        raise ValueError("AMI URL must be ami://user:secret@host[:port]")
+    try:
+        port = parts.port or 5038
+    except ValueError as exc:
+        raise ValueError(f"AMI URL has a bad port: {exc}") from None
+    name = parts.hostname
+    for item in parts.query.split("&"):
+        key, _, value = item.partition("=")
+        if key == "name" and value:
+            name = unquote(value)
+    return AmiNode(
+        name=name,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username),
+        secret=unquote(parts.password),
+    )
+
+
+def parse_bind(value: str, default_port: int) -> tuple[str, int]:
+    """``host:port`` or ``host`` or ``:port`` → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        return value or "127.0.0.1", default_port
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CTI_", env_file=".env", extra="ignore")
+
+    #: SQLAlchemy URL (``postgresql+asyncpg://...``). Unset: a private embedded Postgres.
+    database_url: str | None = None
+    #: One or more Asterisk nodes, comma separated: ``ami://user:secret@host:port``.
+    ami_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    agi_bind: str = "127.0.0.1:4573"
+    #: Where runtime state lives: embedded Postgres, AGI journal, generated secret key.
+    data_dir: Path = PROJECT_ROOT / "var"
+    recordings_dir: Path = PROJECT_ROOT / "recordings"
+    asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk_conf"
+    #: Secret for signing. Unset: generated once into ``data_dir/secret_key``.
+    secret_key: SecretStr | None = None
+    #: Name of this Asterisk node in single-node installs (stored on every call row).
+    node_name: str = "asterisk"
+
+    country_code: str = "86"
+    trunk_prefix: str = "0"
+    international_prefix: str = "00"
+
+    session_max_age_s: int = 8 * 3600
+    session_idle_s: int = 2 * 3600
+    #: Secure cookies need HTTPS; set true behind a TLS proxy.
+    cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_window_s: int = 900
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("ami_url", mode="before")
+    @classmethod
+    def _split_ami_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ami_url")
+    @classmethod
+    def _check_ami_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parse_ami_url(url)
+        return value
+
+    @property
+    def ami_nodes(self) -> list[AmiNode]:
+        return [parse_ami_url(url) for url in self.ami_url]
+
+    @property
+    def number_plan(self) -> NumberPlan:
+        return NumberPlan(
+            country_code=self.country_code,
+            trunk_prefix=self.trunk_prefix,
+            international_prefix=self.international_prefix,
+        )
+
+    @property
+    def agi_address(self) -> tuple[str, int]:
+        return parse_bind(self.agi_bind, 4573)
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret key, or the one generated into the data folder."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(key)
+        tmp.replace(path)
+        return key
