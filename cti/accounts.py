@@ -1,0 +1,231 @@
+"""User accounts: password hashing, creation, password changes, disabling, authentication.
+
+Shared by the CLI (``cti users ...``, ``cti db seed``) and the web login. Every change is
+written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cti.store import audit
+from cti.store.base import utcnow
+from cti.store.counties import County
+from cti.store.users import INTERFACE_PATTERN, USERNAME_PATTERN, LoginAttempt, Role, User
+
+_hasher = PasswordHasher()
+#: Verifying against this keeps an unknown username as slow as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes anything; refuse megabyte "passwords" early
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be honoured; the message is safe to show."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this username or address in the window."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+
+    @property
+    def max_failures_per_ip(self) -> int:
+        # One address may carry a whole call-centre floor behind NAT: allow more.
+        return self.max_failures * 4
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def validate_username(username: str) -> str:
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise AccountError(
+            "username must be 2-32 characters: lower-case letters, digits, '.', '_', '-'"
+        )
+    return username
+
+
+def validate_interface(interface: str | None) -> str | None:
+    if interface in (None, ""):
+        return None
+    if not re.fullmatch(INTERFACE_PATTERN, interface):
+        raise AccountError("interface must look like PJSIP/1001")
+    return interface
+
+
+def validate_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise AccountError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+
+
+def validate_display_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 120 or any(ord(c) < 32 for c in name):
+        raise AccountError("display name must be 1-120 printable characters")
+    return name
+
+
+async def county_id_for(session: AsyncSession, code: str | None) -> int | None:
+    if not code:
+        return None
+    county_id = await session.scalar(select(County.id).where(County.code == code))
+    if county_id is None:
+        raise AccountError(f"unknown county {code!r}")
+    return county_id
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    role: str,
+    password: str,
+    display_name: str | None = None,
+    county: str | None = None,
+    interface: str | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create a user (not committed). Raises AccountError on any invalid or taken value."""
+    username = validate_username(username)
+    role_ = validate_role(role)
+    check_password_strength(password)
+    interface = validate_interface(interface)
+    display = validate_display_name(display_name or username)
+    if await session.scalar(select(User.id).where(User.username == username)):
+        raise AccountError(f"username {username!r} is taken")
+    if interface and await session.scalar(select(User.id).where(User.interface == interface)):
+        raise AccountError(f"interface {interface} already belongs to another user")
+    user = User(
+        username=username,
+        display_name=display,
+        password_hash=hash_password(password),
+        role=role_.value,
+        county_id=await county_id_for(session, county),
+        interface=interface,
+        active=True,
+    )
+    session.add(user)
+    await session.flush()
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "system",
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        detail={"username": username, "role": role_.value, "interface": interface},
+    )
+    return user
+
+
+async def get_user(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    return user
+
+
+async def set_password(
+    session: AsyncSession, user: User, password: str, actor: User | None = None
+) -> None:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "system",
+        action="user.set_password",
+        object_type="user",
+        object_id=user.id,
+    )
+
+
+async def set_active(
+    session: AsyncSession, user: User, active: bool, actor: User | None = None
+) -> None:
+    from cti.store.users import WebSession  # local: only this path ends sessions
+
+    user.active = active
+    if not active:  # a disabled user is logged out everywhere at once
+        await session.execute(WebSession.__table__.delete().where(WebSession.user_id == user.id))
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "system",
+        action="user.enable" if active else "user.disable",
+        object_type="user",
+        object_id=user.id,
+    )
+
+
+async def authenticate(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    ip: str | None,
+    policy: LoginPolicy,
+) -> User | None:
+    """Check a login. Returns the user, or None for a wrong/unknown/disabled account.
+
+    Every attempt is recorded. Raises LoginThrottled, before checking the password, when the
+    username or the address has had too many failures within the policy window. The caller
+    commits (the attempt row must be kept even when the login fails).
+    """
+    username = username.strip().lower()[:64]
+    since = utcnow() - policy.window
+    failures = await session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.username == username, LoginAttempt.at >= since, ~LoginAttempt.success)
+    )
+    ip_failures = 0
+    if ip:
+        ip_failures = await session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.ip == ip, LoginAttempt.at >= since, ~LoginAttempt.success)
+        )
+    if failures >= policy.max_failures or ip_failures >= policy.max_failures_per_ip:
+        session.add(LoginAttempt(username=username, ip=ip, success=False))
+        raise LoginThrottled()
+
+    user = await session.scalar(select(User).where(User.username == username))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(username=username, ip=ip, success=ok))
+    return user if ok else None

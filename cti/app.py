@@ -1,0 +1,141 @@
+"""Wiring: build every part from ``Settings`` and hand each what it needs.
+
+``create_app`` returns the FastAPI app for the chosen roles; its lifespan starts and stops
+the long-running parts (AGI server, AMI listener, recording indexer) that the roles name.
+Nothing else in the package builds objects from settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cti.accounts import LoginPolicy
+from cti.bus import Bus, InMemoryBus
+from cti.service import Service
+from cti.settings import Settings
+from cti.store.db import make_engine, make_session_factory
+from cti.web import audit, errors, health, login, pages, reference, users
+from cti.web.sessions import SessionPolicy
+from cti.web.templating import STATIC_DIR, make_templates
+
+log = logging.getLogger(__name__)
+
+ROLES = ("api", "ami", "agi", "recordings")
+#: Builds the long-running parts for a process: (settings, session_factory, bus) -> services.
+ServiceFactory = Callable[[Settings, async_sessionmaker[AsyncSession], Bus], list[Service]]
+
+
+def expand_roles(role: str) -> frozenset[str]:
+    if role == "all":
+        return frozenset(ROLES)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose all or one of {', '.join(ROLES)}")
+    return frozenset({role})
+
+
+def build_services(
+    settings: Settings,
+    roles: Iterable[str],
+    session_factory: async_sessionmaker[AsyncSession],
+    bus: Bus,
+) -> list[Service]:
+    """The long-running parts this process runs, in start order."""
+    services: list[Service] = []
+    return services
+
+
+def create_app(
+    settings: Settings,
+    database_url: str,
+    *,
+    roles: Iterable[str] = ROLES,
+    engine: AsyncEngine | None = None,
+    bus: Bus | None = None,
+    services: list[Service] | None = None,
+) -> FastAPI:
+    """The FastAPI app. ``services`` overrides ``build_services`` (tests inject their own)."""
+    roles = frozenset(roles)
+    own_engine = engine is None
+    engine = engine or make_engine(database_url)
+    session_factory = make_session_factory(engine)
+    bus = bus or InMemoryBus()
+    if services is None:
+        services = build_services(settings, roles, session_factory, bus)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started: list[Service] = []
+        try:
+            for service in services:
+                await service.start()
+                started.append(service)
+                log.info("started %s", service.name)
+            yield
+        finally:
+            for service in reversed(started):
+                try:
+                    await service.stop()
+                    log.info("stopped %s", service.name)
+                except Exception:
+                    log.exception("error while stopping %s", service.name)
+            await bus.close()
+            if own_engine:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Hotline CTI",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.roles = roles
+    app.state.session_factory = session_factory
+    app.state.bus = bus
+    app.state.services = services
+    app.state.templates = make_templates()
+    app.state.request_counts = Counter()
+    app.state.session_policy = SessionPolicy(
+        max_age=timedelta(seconds=settings.session_max_age_s),
+        idle=timedelta(seconds=settings.session_idle_s),
+    )
+    app.state.login_policy = LoginPolicy(
+        max_failures=settings.login_max_failures,
+        window=timedelta(seconds=settings.login_window_s),
+    )
+    errors.install(app)
+
+    @app.middleware("http")
+    async def count_and_harden(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        app.state.request_counts[(request.method, response.status_code)] += 1
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        )
+        return response
+
+    app.include_router(health.router)
+    if "api" in roles:
+        app.include_router(login.router)
+        app.include_router(pages.router)
+        app.include_router(users.router)
+        app.include_router(reference.router)
+        app.include_router(audit.router)
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,51 @@
+"""Reference data every logged-in user reads: counties and the service catalogue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from cti.store.catalog import ServiceCategory
+from cti.store.counties import County
+from cti.web.deps import AnyUser, DbSession
+
+router = APIRouter(prefix="/api")
+
+
+class CountyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    queue_name: str
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name: str
+    items: list[CategoryOut] = []
+
+
+@router.get("/counties")
+async def counties(_: AnyUser, db: DbSession) -> list[CountyOut]:
+    rows = (await db.scalars(select(County).order_by(County.code))).all()
+    return [CountyOut.model_validate(row) for row in rows]
+
+
+@router.get("/service-categories")
+async def service_categories(_: AnyUser, db: DbSession) -> list[CategoryOut]:
+    rows = (
+        await db.scalars(
+            select(ServiceCategory)
+            .where(ServiceCategory.active)
+            .order_by(ServiceCategory.sort_order, ServiceCategory.code)
+        )
+    ).all()
+    groups = {
+        row.id: CategoryOut(code=row.code, name=row.name) for row in rows if not row.parent_id
+    }
+    for row in rows:
+        if row.parent_id in groups:
+            groups[row.parent_id].items.append(CategoryOut(code=row.code, name=row.name))
+    return list(groups.values())

@@ -1,0 +1,17 @@
+"""Jinja2 templates with autoescaping: everything shown is escaped unless marked safe, and
+nothing caller- or user-supplied is ever marked safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.autoescape = True
+    return templates

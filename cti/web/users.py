@@ -1,0 +1,149 @@
+"""User administration API (admin only) and the caller's own profile."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from cti import accounts
+from cti.store import audit
+from cti.store.counties import County
+from cti.store.users import Role, User
+from cti.web.deps import AdminUser, AnyUser, DbSession, client_ip
+from cti.web.errors import Conflict, Invalid, NotFound
+
+router = APIRouter(prefix="/api")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    county: str | None
+    interface: str | None
+    active: bool
+
+
+class MeOut(UserOut):
+    csrf_token: str
+
+
+class UserCreate(BaseModel):
+    username: str = Field(max_length=32)
+    display_name: str | None = Field(default=None, max_length=120)
+    role: Role
+    county: str | None = Field(default=None, max_length=32)
+    interface: str | None = Field(default=None, max_length=80)
+    password: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
+
+
+class UserUpdate(BaseModel):
+    display_name: str | None = Field(default=None, max_length=120)
+    role: Role | None = None
+    county: str | None = Field(default=None, max_length=32)
+    interface: str | None = Field(default=None, max_length=80)
+    active: bool | None = None
+    password: str | None = Field(default=None, max_length=accounts.MAX_PASSWORD_LENGTH)
+
+
+async def _out(db: DbSession, user: User) -> UserOut:
+    county = None
+    if user.county_id is not None:
+        county = await db.scalar(select(County.code).where(County.id == user.county_id))
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        county=county,
+        interface=user.interface,
+        active=user.active,
+    )
+
+
+@router.get("/me")
+async def me(ctx: AnyUser, db: DbSession) -> MeOut:
+    out = await _out(db, ctx.user)
+    return MeOut(**out.model_dump(), csrf_token=ctx.session.csrf_token)
+
+
+@router.get("/users")
+async def list_users(_: AdminUser, db: DbSession) -> list[UserOut]:
+    users = (await db.scalars(select(User).order_by(User.username))).all()
+    return [await _out(db, user) for user in users]
+
+
+@router.post("/users", status_code=201)
+async def create_user(body: UserCreate, ctx: AdminUser, db: DbSession) -> UserOut:
+    try:
+        user = await accounts.create_user(
+            db,
+            username=body.username,
+            role=body.role.value,
+            password=body.password,
+            display_name=body.display_name,
+            county=body.county,
+            interface=body.interface,
+            actor=ctx.user,
+        )
+    except accounts.AccountError as exc:
+        raise (Conflict if "taken" in str(exc) or "belongs" in str(exc) else Invalid)(
+            str(exc)
+        ) from None
+    await db.commit()
+    return await _out(db, user)
+
+
+@router.patch("/users/{user_id}")
+async def update_user(
+    request: Request,
+    body: UserUpdate,
+    ctx: AdminUser,
+    db: DbSession,
+    user_id: Annotated[int, Path(ge=1)],
+) -> UserOut:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    changes = body.model_dump(exclude_unset=True)
+    try:
+        if "display_name" in changes and body.display_name is not None:
+            user.display_name = accounts.validate_display_name(body.display_name)
+        if body.role is not None:
+            user.role = body.role.value
+        if "county" in changes:
+            user.county_id = await accounts.county_id_for(db, body.county)
+        if "interface" in changes:
+            interface = accounts.validate_interface(body.interface)
+            if interface and await db.scalar(
+                select(User.id).where(User.interface == interface, User.id != user.id)
+            ):
+                raise Conflict(f"interface {interface} already belongs to another user")
+            user.interface = interface
+        if body.password is not None:
+            await accounts.set_password(db, user, body.password, actor=ctx.user)
+        if body.active is not None:
+            if not body.active and user.id == ctx.user.id:
+                raise Invalid("you cannot disable your own account")
+            await accounts.set_active(db, user, body.active, actor=ctx.user)
+    except accounts.AccountError as exc:
+        raise Invalid(str(exc)) from None
+    changes.pop("password", None)
+    audit.record(
+        db,
+        actor_id=ctx.user.id,
+        actor_name=ctx.user.username,
+        action="user.update",
+        object_type="user",
+        object_id=user.id,
+        detail=changes,
+        ip=client_ip(request),
+    )
+    await db.commit()
+    return await _out(db, user)
