@@ -22,7 +22,19 @@ from cti.bus import Bus, InMemoryBus
 from cti.service import Service
 from cti.settings import Settings
 from cti.store.db import make_engine, make_session_factory
-from cti.web import audit, errors, health, login, pages, reference, users
+from cti.web import (
+    agent,
+    audit,
+    citizens,
+    errors,
+    health,
+    login,
+    pages,
+    reference,
+    tickets,
+    users,
+)
+from cti.web.hub import AgentHub
 from cti.web.sessions import SessionPolicy
 from cti.web.templating import STATIC_DIR, make_templates
 
@@ -69,6 +81,10 @@ def create_app(
     bus = bus or InMemoryBus()
     if services is None:
         services = build_services(settings, roles, session_factory, bus)
+    services = list(services)
+    hub = AgentHub(bus) if "api" in roles else None
+    if hub is not None:
+        services.insert(0, hub)  # the hub listens before the AMI side starts publishing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +118,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.bus = bus
     app.state.services = services
+    app.state.hub = hub
     app.state.templates = make_templates()
     app.state.request_counts = Counter()
     app.state.session_policy = SessionPolicy(
@@ -137,5 +154,8 @@ def create_app(
         app.include_router(users.router)
         app.include_router(reference.router)
         app.include_router(audit.router)
+        app.include_router(agent.router)
+        app.include_router(tickets.router)
+        app.include_router(citizens.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

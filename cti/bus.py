@@ -42,12 +42,6 @@ def encode(message: dict[str, Any]) -> str:
     return payload
 
 
-class Bus(Protocol):
-    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
-
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]: ...
-
-    async def close(self) -> None: ...
 
 
 class _Fanout:
@@ -66,17 +60,47 @@ class _Fanout:
                 self.dropped += 1
                 log.warning("bus: subscriber on %s is full; message dropped", channel)
 
-    async def iterate(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
+    def add(self, channel: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._queues[channel].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues[channel].discard(queue)
+
+    def remove(self, channel: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._queues[channel].discard(queue)
+        if not self._queues[channel]:
+            del self._queues[channel]
+
+    def open(self, channel: str) -> Subscription:
+        return Subscription(self, channel, self._queue_size)
 
     def has_subscribers(self, channel: str) -> bool:
         return bool(self._queues.get(channel))
+
+
+class Subscription:
+    """Messages of one channel, in arrival order. Registered before ``subscribe`` returns,
+    so nothing published after that is missed; ``close`` unregisters."""
+
+    def __init__(self, fanout: _Fanout, channel: str, queue_size: int) -> None:
+        self._fanout = fanout
+        self.channel = channel
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(queue_size)
+        fanout.add(channel, self.queue)
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self._fanout.remove(self.channel, self.queue)
+
+
+class Bus(Protocol):
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+    async def subscribe(self, channel: str) -> Subscription: ...
+
+    async def close(self) -> None: ...
 
 
 class InMemoryBus:
@@ -88,8 +112,8 @@ class InMemoryBus:
         encode(message)  # same size rule as the Postgres bus, so behaviour does not change
         self._fanout.deliver(channel, message)
 
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        return self._fanout.iterate(check_channel(channel))
+    async def subscribe(self, channel: str) -> Subscription:
+        return self._fanout.open(check_channel(channel))
 
     async def close(self) -> None:
         return None
@@ -135,11 +159,10 @@ class PostgresBus:
             conn = await self._connection()
             await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
-    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+    async def subscribe(self, channel: str) -> Subscription:
         check_channel(channel)
         await self._listen(channel)
-        async for message in self._fanout.iterate(channel):
-            yield message
+        return self._fanout.open(channel)
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocketException
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from cti.settings import Settings
 from cti.store.users import Role, User
@@ -24,8 +26,8 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
 
-async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.session_factory() as session:
+async def get_db(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    async with conn.app.state.session_factory() as session:
         yield session
 
 
@@ -39,8 +41,22 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def client_ip(conn: HTTPConnection) -> str | None:
+    return conn.client.host if conn.client else None
+
+
+#: WebSocket close codes (4000-4999 are the application's): 4401 log in, 4403 not allowed.
+WS_NOT_AUTHENTICATED = 4401
+WS_FORBIDDEN = 4403
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """A browser WebSocket from another site carries our cookie too (cross-site WebSocket
+    hijacking); only accept an Origin whose host:port is the one the request was sent to."""
+    origin = conn.headers.get("origin")
+    if not origin:
+        return False
+    return urlsplit(origin).netloc == conn.headers.get("host")
 
 
 async def submitted_csrf_token(request: Request) -> str:
@@ -70,19 +86,40 @@ class RequireRole:
     def __repr__(self) -> str:
         return f"RequireRole({', '.join(sorted(self.roles))})"
 
-    async def __call__(self, request: Request, db: DbSession) -> sessions.AuthContext:
-        policy: sessions.SessionPolicy = request.app.state.session_policy
-        ctx = await sessions.resolve(db, request.cookies.get(sessions.COOKIE_NAME), policy)
-        if ctx is None:
+    async def __call__(self, conn: HTTPConnection, db: DbSession) -> sessions.AuthContext:
+        websocket = conn.scope["type"] == "websocket"
+        policy: sessions.SessionPolicy = conn.app.state.session_policy
+        ctx = await sessions.resolve(db, conn.cookies.get(sessions.COOKIE_NAME), policy)
+        if websocket:
+            await self._check_websocket(conn, ctx)
+        elif ctx is None:
             raise NotAuthenticated("log in first")
-        if Role(ctx.user.role) not in self.roles:
+        elif Role(ctx.user.role) not in self.roles:
             raise Forbidden(f"this needs the role {' or '.join(sorted(self.roles))}")
-        if request.method in UNSAFE_METHODS:
-            submitted = await submitted_csrf_token(request)
+        assert ctx is not None
+        if isinstance(conn, Request) and conn.method in UNSAFE_METHODS:
+            submitted = await submitted_csrf_token(conn)
             if not hmac.compare_digest(submitted.encode(), ctx.session.csrf_token.encode()):
                 raise CsrfFailed("missing or wrong CSRF token")
-        request.state.auth = ctx
+        conn.state.auth = ctx
         return ctx
+
+    async def _check_websocket(
+        self, websocket: HTTPConnection, ctx: sessions.AuthContext | None
+    ) -> None:
+        # A refusal before accept() reaches the browser as a bare HTTP 403 and close code
+        # 1006, indistinguishable from a network fault; accept first so the page gets our
+        # close code and knows whether to log in again (4401) or to stop retrying (4403).
+        if ctx is None:
+            code, reason = WS_NOT_AUTHENTICATED, "log in first"
+        elif not same_origin(websocket):
+            code, reason = WS_FORBIDDEN, "cross-origin WebSocket refused"
+        elif Role(ctx.user.role) not in self.roles:
+            code, reason = WS_FORBIDDEN, "role not allowed"
+        else:
+            return
+        await websocket.accept()  # type: ignore[attr-defined]
+        raise WebSocketException(code, reason)
 
 
 class Public:
@@ -100,6 +137,7 @@ PUBLIC = Public()
 ALL_ROLES = tuple(Role)
 AnyUser = Annotated[sessions.AuthContext, Depends(RequireRole(*ALL_ROLES))]
 AdminUser = Annotated[sessions.AuthContext, Depends(RequireRole(Role.ADMIN))]
+AgentUser = Annotated[sessions.AuthContext, Depends(RequireRole(Role.AGENT))]
 
 
 def current_user(ctx: sessions.AuthContext) -> User:

@@ -13,7 +13,7 @@ router = APIRouter()
 
 #: What each role may open from the home page (the role consoles add themselves here).
 LINKS: dict[Role, list[tuple[str, str]]] = {
-    Role.AGENT: [],
+    Role.AGENT: [("/agent", "Agent console")],
     Role.INSPECTOR: [],
     Role.SUPERVISOR: [],
     Role.ADMIN: [("/api/users", "Users (JSON)"), ("/api/audit", "Audit log (JSON)")],

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from cti.store.base import utcnow
 from cti.store.users import LoginAttempt, Role, WebSession
 from cti.web.sessions import COOKIE_NAME, token_hash
-from tests.integration.conftest import PASSWORD, csrf_of, login
+from tests.conftest import PASSWORD, csrf_of, login
 
 
 async def test_login_sets_httponly_samesite_session_cookie(client, make_user):

@@ -16,7 +16,7 @@ from cti.app import ROLES, create_app
 from cti.settings import Settings
 from cti.store.users import Role
 from cti.web.deps import Public, RequireRole
-from tests.integration.conftest import csrf_of, login
+from tests.conftest import csrf_of, login
 
 
 def _access_rules(route) -> list[object]:

@@ -1,0 +1,1 @@
+"""Citizens: creation, validation and look-up by normalised phone number."""

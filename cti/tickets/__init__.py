@@ -1,0 +1,1 @@
+"""Tickets: what the citizen asked for."""

@@ -1,0 +1,50 @@
+"""Citizens API: agents create the profile of an unknown caller from the pop."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from cti.citizens.service import CitizenError, create_citizen
+from cti.store.counties import County
+from cti.web.deps import AgentUser, AppSettings, DbSession
+from cti.web.errors import Invalid
+
+router = APIRouter(prefix="/api")
+
+
+class CitizenCreate(BaseModel):
+    name: str = Field(max_length=200)
+    phones: list[str] = Field(min_length=1, max_length=5)
+    county: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=600)
+    notes: str | None = Field(default=None, max_length=4100)
+    flags: list[str] = Field(default_factory=list, max_length=10)
+
+
+class CitizenOut(BaseModel):
+    id: int
+    name: str
+    phones: list[str]
+
+
+@router.post("/citizens", status_code=201)
+async def create(
+    body: CitizenCreate, ctx: AgentUser, db: DbSession, settings: AppSettings
+) -> CitizenOut:
+    county_id = None
+    if body.county:
+        county_id = await db.scalar(select(County.id).where(County.code == body.county))
+        if county_id is None:
+            raise Invalid("unknown county", fields={"county": "unknown county"})
+    try:
+        citizen = await create_citizen(
+            db, name=body.name, phones=body.phones, plan=settings.number_plan,
+            county_id=county_id, address=body.address, notes=body.notes, flags=body.flags,
+            actor=ctx.user,
+        )
+    except CitizenError as exc:
+        raise Invalid(str(exc), fields={exc.field: str(exc)}) from None
+    await db.commit()
+    return CitizenOut(id=citizen.id, name=citizen.name, phones=[p.number for p in citizen.phones])

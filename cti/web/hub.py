@@ -1,0 +1,171 @@
+"""The agents' WebSocket hub: delivers screen-pop messages from the bus to the browser
+sessions of the agent whose phone rings, and nobody else's.
+
+Messages arrive on the bus channel ``screenpop`` (published by the AMI side, possibly in
+another process) as JSON objects with at least ``type`` and ``interface``:
+
+- ``pop``: a call rings this agent; carries ``node``, ``linkedid`` and the ``pop`` payload;
+- ``withdraw``: that agent stopped ringing (``reason``);
+- ``answered``: the agent answered; the pop stays on screen;
+- ``ended``: the call is over;
+- ``agent_state``: the agent's phone state (``state``).
+
+The hub keeps the pops still pending per interface, so a browser that (re)connects while
+the phone rings receives the pop at once. A pop is keyed by (node, linkedid): a repeated
+``pop`` for the same call replaces the pending one instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Any, Protocol
+
+from cti.bus import Bus, Subscription
+from cti.service import Health
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "screenpop"
+#: Per-socket send buffer; a browser that cannot keep up is disconnected, not waited for.
+SEND_QUEUE = 100
+
+CallKey = tuple[str, str]  # (node, linkedid)
+
+
+class Socket(Protocol):
+    async def send_json(self, data: Any) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class PendingPops:
+    """Pure bookkeeping of which pops each interface should see right now."""
+
+    def __init__(self) -> None:
+        self._by_interface: dict[str, dict[CallKey, dict[str, Any]]] = defaultdict(dict)
+        self.agent_states: dict[str, dict[str, Any]] = {}
+
+    def apply(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        interface = message.get("interface")
+        if not isinstance(interface, str):
+            return
+        key = (str(message.get("node", "")), str(message.get("linkedid", "")))
+        pops = self._by_interface[interface]
+        if kind == "pop":
+            pops[key] = message
+        elif kind == "answered" and key in pops:
+            pops[key] = {**pops[key], "answered": True}
+        elif kind in ("withdraw", "ended"):
+            pops.pop(key, None)
+        elif kind == "agent_state":
+            self.agent_states[interface] = message
+        if not pops:
+            self._by_interface.pop(interface, None)
+
+    def for_interface(self, interface: str) -> list[dict[str, Any]]:
+        return list(self._by_interface.get(interface, {}).values())
+
+    def count(self) -> int:
+        return sum(len(p) for p in self._by_interface.values())
+
+
+class _Client:
+    def __init__(self, socket: Socket, interface: str) -> None:
+        self.socket = socket
+        self.interface = interface
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
+
+
+class AgentHub:
+    """Fan-out of bus messages to agent sockets; implements ``cti.service.Service``."""
+
+    name = "hub"
+
+    def __init__(self, bus: Bus, channel: str = CHANNEL) -> None:
+        self._bus = bus
+        self._channel = channel
+        self._clients: dict[str, set[_Client]] = defaultdict(set)
+        self.pending = PendingPops()
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.dropped_clients = 0
+
+    async def start(self) -> None:
+        subscription = await self._bus.subscribe(self._channel)
+        self._task = asyncio.create_task(self._consume(subscription), name="agent-hub")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for clients in list(self._clients.values()):
+            for client in list(clients):
+                with contextlib.suppress(Exception):
+                    await client.socket.close(1001, "server shutting down")
+
+    async def _consume(self, subscription: Subscription) -> None:
+        try:
+            async for message in subscription:
+                self.dispatch(message)
+        finally:
+            subscription.close()
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        """Apply one bus message and queue it to the interface's sockets."""
+        self.pending.apply(message)
+        interface = message.get("interface")
+        for client in list(self._clients.get(interface, ())) if isinstance(interface, str) else []:
+            try:
+                client.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                self.dropped_clients += 1
+                log.warning("agent socket too slow; closing", extra={"interface": interface})
+                self._clients[interface].discard(client)
+                asyncio.ensure_future(client.socket.close(1013, "too slow"))
+
+    async def serve(self, socket: Socket, interface: str) -> None:
+        """Run one agent socket until it closes: first the pending state, then live messages."""
+        client = _Client(socket, interface)
+        self._clients[interface].add(client)
+        try:
+            hello: dict[str, Any] = {"type": "hello", "interface": interface}
+            state = self.pending.agent_states.get(interface)
+            if state:
+                hello["agent_state"] = state.get("state")
+            await socket.send_json(hello)
+            for message in self.pending.for_interface(interface):
+                await socket.send_json(message)
+                self.delivered += 1
+            while True:
+                message = await client.queue.get()
+                await socket.send_json(message)
+                self.delivered += 1
+        finally:
+            self._clients[interface].discard(client)
+            if not self._clients[interface]:
+                del self._clients[interface]
+
+    def connected(self) -> int:
+        return sum(len(c) for c in self._clients.values())
+
+    def health(self) -> Health:
+        running = self._task is not None and not self._task.done()
+        return Health(running, {"sockets": self.connected(), "pending_pops": self.pending.count()})
+
+    def metrics(self) -> list[str]:
+        return [
+            "# HELP cti_hub_sockets Agent WebSocket connections open.",
+            "# TYPE cti_hub_sockets gauge",
+            f"cti_hub_sockets {self.connected()}",
+            "# HELP cti_hub_messages_total Messages delivered to agent sockets.",
+            "# TYPE cti_hub_messages_total counter",
+            f"cti_hub_messages_total {self.delivered}",
+            "# HELP cti_hub_slow_clients_total Agent sockets closed for not keeping up.",
+            "# TYPE cti_hub_slow_clients_total counter",
+            f"cti_hub_slow_clients_total {self.dropped_clients}",
+        ]

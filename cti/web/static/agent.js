@@ -1,0 +1,219 @@
+// Agent console: receives screen-pops over the WebSocket and renders them.
+// Everything that comes from a caller is inserted with textContent, never as HTML.
+"use strict";
+
+(() => {
+  const root = document.getElementById("console");
+  const csrf = root.dataset.csrf;
+  const popsEl = document.getElementById("pops");
+  const idleEl = document.getElementById("idle");
+  const template = document.getElementById("pop-template");
+  const pops = new Map(); // "node/linkedid" -> element
+  let categories = null;
+  let retryMs = 1000;
+
+  const text = (el, value) => { el.textContent = value == null || value === "" ? "—" : String(value); };
+  const keyOf = (m) => `${m.node}/${m.linkedid}`;
+  const setLink = (s) => text(document.getElementById("link-state"), s);
+
+  async function loadCategories() {
+    if (categories) return categories;
+    const r = await fetch("/api/service-categories", { credentials: "same-origin" });
+    categories = r.ok ? await r.json() : [];
+    return categories;
+  }
+
+  function fillCategories(select) {
+    loadCategories().then((groups) => {
+      for (const group of groups) {
+        const og = document.createElement("optgroup");
+        og.label = group.name;
+        for (const item of group.items) {
+          const opt = document.createElement("option");
+          opt.value = item.code;
+          opt.textContent = item.name;
+          og.appendChild(opt);
+        }
+        select.appendChild(og);
+      }
+    });
+  }
+
+  async function postJson(url, body) {
+    const r = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(data.detail || `error ${r.status}`);
+    return data;
+  }
+
+  function renderCitizen(section, message, card) {
+    section.replaceChildren();
+    const pop = message.pop || {};
+    const citizen = pop.citizen;
+    const h = document.createElement("h3");
+    if (citizen) {
+      text(h, citizen.name);
+      section.appendChild(h);
+      card.dataset.citizenId = citizen.id;
+      for (const flag of citizen.flags || []) {
+        const b = document.createElement("span");
+        b.className = "flag";
+        text(b, flag);
+        section.appendChild(b);
+      }
+      if (citizen.address) {
+        const p = document.createElement("p");
+        text(p, citizen.address);
+        section.appendChild(p);
+      }
+      return;
+    }
+    text(h, "Unknown caller — create");
+    section.appendChild(h);
+    const form = document.createElement("form");
+    form.className = "citizen-form";
+    const name = document.createElement("input");
+    name.name = "name";
+    name.placeholder = "Citizen's name";
+    name.required = true;
+    name.maxLength = 120;
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = "Create profile";
+    form.append(name, button);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const created = await postJson("/api/citizens", {
+          name: name.value,
+          phones: [pop.caller_number || message.caller_number],
+          county: pop.county || null,
+        });
+        pop.citizen = { id: created.id, name: created.name, flags: [] };
+        renderCitizen(section, message, card);
+      } catch (err) {
+        button.textContent = `Retry (${err.message})`;
+      }
+    });
+    section.appendChild(form);
+  }
+
+  function renderList(ul, items, line) {
+    ul.replaceChildren();
+    if (!items || items.length === 0) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = "none";
+      ul.appendChild(li);
+      return;
+    }
+    for (const item of items) {
+      const li = document.createElement("li");
+      text(li, line(item));
+      ul.appendChild(li);
+    }
+  }
+
+  function showPop(message) {
+    const key = keyOf(message);
+    let card = pops.get(key);
+    if (!card) {
+      card = template.content.firstElementChild.cloneNode(true);
+      pops.set(key, card);
+      popsEl.prepend(card);
+      fillCategories(card.querySelector("select[name=category]"));
+      const form = card.querySelector(".ticket-form");
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const result = form.querySelector(".result");
+        const pop = message.pop || {};
+        try {
+          const t = await postJson("/api/tickets", {
+            category: form.category.value,
+            description: form.description.value,
+            citizen_id: card.dataset.citizenId ? Number(card.dataset.citizenId) : null,
+            county: pop.county || null,
+            call: { node: message.node, linkedid: message.linkedid },
+          });
+          text(result, `Ticket ${t.number} created.`);
+          form.description.value = "";
+        } catch (err) {
+          text(result, `Not saved: ${err.message}`);
+        }
+      });
+    }
+    const pop = message.pop || {};
+    const field = (name) => card.querySelector(`[data-field=${name}]`);
+    text(field("caller_label"), (pop.citizen && pop.citizen.name) || pop.caller_number || "Withheld number");
+    text(field("caller_number"), pop.caller_number || "withheld");
+    text(field("caller_name"), pop.caller_name);
+    text(field("county"), pop.county);
+    text(field("did"), pop.did);
+    text(field("queue"), pop.queue);
+    text(field("status"), message.answered ? "in call" : "ringing");
+    renderCitizen(card.querySelector(".citizen"), message, card);
+    renderList(card.querySelector(".tickets"), pop.open_tickets,
+      (t) => `${t.number} · ${t.status} · ${t.category || ""} · ${t.description || ""}`);
+    renderList(card.querySelector(".calls"), pop.recent_calls,
+      (c) => `${c.started_at || ""} · ${c.disposition || ""} · ${c.queue || ""}`);
+    idleEl.hidden = true;
+  }
+
+  function mark(message, status, remove) {
+    const card = pops.get(keyOf(message));
+    if (!card) return;
+    if (remove) {
+      card.remove();
+      pops.delete(keyOf(message));
+      idleEl.hidden = pops.size > 0;
+      return;
+    }
+    text(card.querySelector("[data-field=status]"), status);
+  }
+
+  function onMessage(message) {
+    switch (message.type) {
+      case "hello":
+        if (message.agent_state) text(document.getElementById("agent-state"), message.agent_state);
+        break;
+      case "pop":
+        showPop(message);
+        break;
+      case "withdraw":
+        mark(message, null, true);
+        break;
+      case "answered":
+        mark(message, "in call", false);
+        break;
+      case "ended":
+        mark(message, "ended", false);
+        break;
+      case "agent_state":
+        text(document.getElementById("agent-state"), message.state);
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/agent`);
+    ws.onopen = () => { setLink("connected"); retryMs = 1000; };
+    ws.onmessage = (ev) => {
+      try { onMessage(JSON.parse(ev.data)); } catch (err) { console.error(err); }
+    };
+    ws.onclose = (ev) => {
+      if (ev.code === 4401) { location.href = "/login?next=/agent"; return; }
+      if (ev.code === 4403) { setLink(`refused: ${ev.reason || "not allowed"}`); return; }
+      setLink("reconnecting…");
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 10000);
+    };
+  }
+
+  connect();
+})();

@@ -1,0 +1,27 @@
+"""Run an ASGI app under a real uvicorn server on a free loopback port, in the test's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from tests.conftest import free_port, wait_for_port
+
+
+@contextlib.asynccontextmanager
+async def live_server(app) -> AsyncIterator[str]:
+    """Yields the base URL (``http://127.0.0.1:PORT``); lifespan runs, so services start."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                            access_log=False, lifespan="on", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_for_port("127.0.0.1", port)  # uvicorn binds after lifespan startup
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
