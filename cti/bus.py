@@ -128,14 +128,39 @@ class PostgresBus:
         self._conn: Any = None
         self._listening: set[str] = set()
         self._lock = asyncio.Lock()
+        self._closing = False
+        self._reconnect_task: asyncio.Future[None] | None = None
 
     async def _connection(self) -> Any:
         import asyncpg
 
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self._dsn)
+            self._conn.add_termination_listener(self._on_terminated)
             self._listening.clear()
         return self._conn
+
+    def _on_terminated(self, _conn: Any) -> None:
+        # Postgres restarted or the connection was cut: LISTENs are gone with it. Reconnect
+        # in the background and listen again on every channel that still has subscribers.
+        channels = set(self._listening)
+        self._listening.clear()
+        if channels and not self._closing:
+            self._reconnect_task = asyncio.ensure_future(self._relisten(channels))
+
+    async def _relisten(self, channels: set[str], max_delay: float = 10.0) -> None:
+        delay = 0.2
+        while not self._closing:
+            try:
+                for channel in channels:
+                    if self._fanout.has_subscribers(channel):
+                        await self._listen(channel)
+                log.info("bus: listening again on %s", ", ".join(sorted(channels)))
+                return
+            except Exception as exc:  # asyncpg raises many kinds while Postgres is down
+                log.warning("bus: reconnect failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay)
 
     def _on_notify(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         try:
@@ -165,6 +190,9 @@ class PostgresBus:
         return self._fanout.open(channel)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
