@@ -42,8 +42,6 @@ def encode(message: dict[str, Any]) -> str:
     return payload
 
 
-
-
 class _Fanout:
     """Local fan-out to subscriber queues, shared by both bus kinds."""
 

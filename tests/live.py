@@ -15,8 +15,15 @@ from tests.conftest import free_port, wait_for_port
 async def live_server(app) -> AsyncIterator[str]:
     """Yields the base URL (``http://127.0.0.1:PORT``); lifespan runs, so services start."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            access_log=False, lifespan="on", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws="websockets-sansio",
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

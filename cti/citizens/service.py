@@ -69,14 +69,23 @@ async def create_citizen(
     if not keys:
         raise CitizenError("phones", "at least one phone number is required")
     citizen = Citizen(
-        name=name, address=address, notes=notes, county_id=county_id, flags=list(flags),
+        name=name,
+        address=address,
+        notes=notes,
+        county_id=county_id,
+        flags=list(flags),
         phones=[CitizenPhone(number=key) for key in keys],
     )
     db.add(citizen)
     await db.flush()
     audit.record(
-        db, actor_id=actor.id, actor_name=actor.username, action="citizen.create",
-        object_type="citizen", object_id=citizen.id, detail={"phones": keys},
+        db,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="citizen.create",
+        object_type="citizen",
+        object_id=citizen.id,
+        detail={"phones": keys},
     )
     return citizen
 

@@ -56,9 +56,7 @@ async def create_ticket(
     if "\x00" in description:
         raise TicketError("description", "must not contain NUL characters")
     category = await db.scalar(
-        select(ServiceCategory).where(
-            ServiceCategory.code == category_code, ServiceCategory.active
-        )
+        select(ServiceCategory).where(ServiceCategory.code == category_code, ServiceCategory.active)
     )
     if category is None:
         raise TicketError("category", f"unknown service category {category_code[:64]!r}")
@@ -84,8 +82,12 @@ async def create_ticket(
     db.add(ticket)
     await db.flush()
     audit.record(
-        db, actor_id=author.id, actor_name=author.username, action="ticket.create",
-        object_type="ticket", object_id=ticket.number,
+        db,
+        actor_id=author.id,
+        actor_name=author.username,
+        action="ticket.create",
+        object_type="ticket",
+        object_id=ticket.number,
         detail={"category": category_code, "citizen_id": citizen_id, "call_id": call_id},
     )
     return ticket

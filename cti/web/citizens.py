@@ -40,8 +40,14 @@ async def create(
             raise Invalid("unknown county", fields={"county": "unknown county"})
     try:
         citizen = await create_citizen(
-            db, name=body.name, phones=body.phones, plan=settings.number_plan,
-            county_id=county_id, address=body.address, notes=body.notes, flags=body.flags,
+            db,
+            name=body.name,
+            phones=body.phones,
+            plan=settings.number_plan,
+            county_id=county_id,
+            address=body.address,
+            notes=body.notes,
+            flags=body.flags,
             actor=ctx.user,
         )
     except CitizenError as exc:

@@ -36,12 +36,20 @@ class TicketOut(BaseModel):
 async def create(body: TicketCreate, ctx: AgentUser, db: DbSession) -> TicketOut:
     try:
         ticket = await create_ticket(
-            db, author=ctx.user, category_code=body.category, description=body.description,
-            citizen_id=body.citizen_id, county_code=body.county,
+            db,
+            author=ctx.user,
+            category_code=body.category,
+            description=body.description,
+            citizen_id=body.citizen_id,
+            county_code=body.county,
             call=(body.call.node, body.call.linkedid) if body.call else None,
         )
     except TicketError as exc:
         raise Invalid(str(exc), fields={exc.field: str(exc)}) from None
     await db.commit()
-    return TicketOut(number=ticket.number, status=ticket.status, citizen_id=ticket.citizen_id,
-                     call_id=ticket.call_id)
+    return TicketOut(
+        number=ticket.number,
+        status=ticket.status,
+        citizen_id=ticket.citizen_id,
+        call_id=ticket.call_id,
+    )

@@ -24,12 +24,10 @@ async def test_in_memory_round_trip_and_isolation_between_channels():
 
 
 async def test_postgres_bus_carries_messages_between_two_connections(database_url):
-    publisher, listener = PostgresBus(libpq_dsn(database_url)), PostgresBus(
-        libpq_dsn(database_url)
-    )
+    publisher, listener = PostgresBus(libpq_dsn(database_url)), PostgresBus(libpq_dsn(database_url))
     try:
         subscription = await listener.subscribe("screenpop")
-        message = {"type": "pop", "interface": "PJSIP/1001", "caller_name": "O\\'Brien \"x\""}
+        message = {"type": "pop", "interface": "PJSIP/1001", "caller_name": 'O\\\'Brien "x"'}
         await publisher.publish("screenpop", message)
         assert await _next(subscription) == message
     finally:
@@ -53,20 +51,24 @@ async def test_limits_are_the_same_for_both_buses(bus_kind, database_url):
 async def test_postgres_bus_listens_again_after_its_connection_is_killed(database_url, engine):
     from sqlalchemy import text
 
-    publisher, listener = PostgresBus(libpq_dsn(database_url)), PostgresBus(
-        libpq_dsn(database_url)
-    )
+    publisher, listener = PostgresBus(libpq_dsn(database_url)), PostgresBus(libpq_dsn(database_url))
     try:
         subscription = await listener.subscribe("screenpop")
         pid = listener._conn.get_server_pid()
         async with engine.connect() as conn:  # what a Postgres restart does to the listener
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        for _ in range(100):
-            if listener._conn is not None and not listener._conn.is_closed() and (
-                "screenpop" in listener._listening
+        for _ in range(200):  # until a *new* connection (another backend pid) listens again
+            conn = listener._conn
+            if (
+                conn is not None
+                and not conn.is_closed()
+                and conn.get_server_pid() != pid
+                and "screenpop" in listener._listening
             ):
                 break
             await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the bus did not reconnect and LISTEN again within 10 s")
         await publisher.publish("screenpop", {"after": "restart"})
         assert await _next(subscription) == {"after": "restart"}
     finally:

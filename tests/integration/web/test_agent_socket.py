@@ -75,8 +75,13 @@ async def test_agent_without_a_phone_is_refused(server, make_user):
 
 
 def _pop(interface: str, linkedid: str, **extra) -> dict:
-    return {"type": "pop", "node": "pbx1", "linkedid": linkedid, "interface": interface,
-            "pop": {"caller_number": "13800138000", "caller_name": "Citizen", **extra}}
+    return {
+        "type": "pop",
+        "node": "pbx1",
+        "linkedid": linkedid,
+        "interface": interface,
+        "pop": {"caller_number": "13800138000", "caller_name": "Citizen", **extra},
+    }
 
 
 async def test_pop_reaches_only_the_ringing_agent_and_survives_a_reconnect(server, make_user):
@@ -101,9 +106,16 @@ async def test_pop_reaches_only_the_ringing_agent_and_survives_a_reconnect(serve
         assert again["type"] == "pop" and again["linkedid"] == "1795710920.0"
         with pytest.raises(TimeoutError):
             await _recv(ws, timeout=0.3)
-        await bus.publish("screenpop", {"type": "withdraw", "node": "pbx1",
-                                        "linkedid": "1795710920.0", "interface": "PJSIP/7101",
-                                        "reason": "answered_elsewhere"})
+        await bus.publish(
+            "screenpop",
+            {
+                "type": "withdraw",
+                "node": "pbx1",
+                "linkedid": "1795710920.0",
+                "interface": "PJSIP/7101",
+                "reason": "answered_elsewhere",
+            },
+        )
         assert (await _recv(ws))["type"] == "withdraw"
 
     async with _ws(base, ringing) as ws:  # withdrawn: nothing pending any more
@@ -117,8 +129,10 @@ async def test_answered_pop_stays_pending_for_the_answering_agent(server, make_u
     cookie = await _cookie(base, await make_user(Role.AGENT, interface="PJSIP/7201"))
     bus = app.state.bus
     await bus.publish("screenpop", _pop("PJSIP/7201", "1795711939.2"))
-    await bus.publish("screenpop", {"type": "answered", "node": "pbx1",
-                                    "linkedid": "1795711939.2", "interface": "PJSIP/7201"})
+    await bus.publish(
+        "screenpop",
+        {"type": "answered", "node": "pbx1", "linkedid": "1795711939.2", "interface": "PJSIP/7201"},
+    )
     async with _ws(base, cookie) as ws:
         await _recv(ws)
         pending = await _recv(ws)

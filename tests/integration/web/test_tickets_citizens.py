@@ -29,9 +29,13 @@ async def test_unknown_caller_gets_a_profile_and_a_ticket_for_the_call(
 
     ticket = await client.post(
         "/api/tickets",
-        json={"category": "family.nanny", "description": "Needs a live-in nanny from May",
-              "citizen_id": citizen.json()["id"], "county": "north",
-              "call": {"node": "pbx1", "linkedid": "1795710920.0"}},
+        json={
+            "category": "family.nanny",
+            "description": "Needs a live-in nanny from May",
+            "citizen_id": citizen.json()["id"],
+            "county": "north",
+            "call": {"node": "pbx1", "linkedid": "1795710920.0"},
+        },
         headers=headers,
     )
     assert ticket.status_code == 201, ticket.text
@@ -40,14 +44,20 @@ async def test_unknown_caller_gets_a_profile_and_a_ticket_for_the_call(
     async with session_factory() as db:
         call = await db.get(Call, body["call_id"])
         assert (call.node, call.linkedid) == ("pbx1", "1795710920.0")
-        phones = (await db.scalars(select(CitizenPhone.number).where(
-            CitizenPhone.citizen_id == citizen.json()["id"]))).all()
+        phones = (
+            await db.scalars(
+                select(CitizenPhone.number).where(CitizenPhone.citizen_id == citizen.json()["id"])
+            )
+        ).all()
         assert phones == ["13800138099"]
 
     second = await client.post(
         "/api/tickets",
-        json={"category": "maintenance.water", "description": "Leaking tap",
-              "call": {"node": "pbx1", "linkedid": "1795710920.0"}},
+        json={
+            "category": "maintenance.water",
+            "description": "Leaking tap",
+            "call": {"node": "pbx1", "linkedid": "1795710920.0"},
+        },
         headers=headers,
     )
     assert second.json()["call_id"] == body["call_id"]  # same call, same row
@@ -67,9 +77,14 @@ async def test_ticket_validation_errors_name_the_field(client, make_user):
         response = await client.post("/api/tickets", json=body, headers=headers)
         assert response.status_code == 422, body
         assert field in response.json()["fields"], (body, response.json())
-    hostile_call = {"category": "family.nanny", "description": "x",
-                    "call": {"node": "pbx1", "linkedid": "1.0'; DROP TABLE calls;--"}}
-    assert (await client.post("/api/tickets", json=hostile_call, headers=headers)).status_code == 422
+    hostile_call = {
+        "category": "family.nanny",
+        "description": "x",
+        "call": {"node": "pbx1", "linkedid": "1.0'; DROP TABLE calls;--"},
+    }
+    assert (
+        await client.post("/api/tickets", json=hostile_call, headers=headers)
+    ).status_code == 422
 
 
 async def test_citizen_validation(client, make_user):
@@ -85,7 +100,8 @@ async def test_citizen_validation(client, make_user):
         assert response.status_code == 422, body
         assert field in response.json()["fields"], body
     html_name = await client.post(
-        "/api/citizens", json={"name": "<b>Bold</b> & co", "phones": ["13800138011"]},
+        "/api/citizens",
+        json={"name": "<b>Bold</b> & co", "phones": ["13800138011"]},
         headers=headers,
     )
     assert html_name.json()["name"] == "<b>Bold</b> & co"  # data stays data, escaped on output
