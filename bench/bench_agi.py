@@ -1,0 +1,410 @@
+"""FastAGI throughput and answer latency against real Postgres, and in the same run the
+rate of the classic process-per-call pyst2 scripts doing the same work. Prints figures;
+it is not a test.
+
+The server is ``python -m cti.agi run`` in its own process (uvloop, journal fsync'd, the
+writer draining into Postgres meanwhile), on a fresh database with the migrations applied
+and the counties seeded. The client plays Asterisk over loopback TCP: for each call it
+sends a ``call-start`` and then a ``call-end`` environment exactly as the dialplan in
+asterisk_conf/ produces them, waits for ``SET VARIABLE CTI_AGI_STATUS "OK"``, answers
+``200 result=1`` and waits for the close. Answer latency is the time from the last byte
+of the environment to the acknowledgement. Every call is then checked in Postgres.
+
+The classic scripts are run as Asterisk runs them (a new process per request, the
+environment on stdin), several at once.
+
+    .venv/bin/python bench/bench_agi.py [--calls N] [--concurrency C] [--write-docs]
+
+``--concurrency`` is the number of requests in flight, i.e. calls starting or ending at
+the same moment on the PBX; the headline figures use it, and ``--sweep`` prints a few
+other values for context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from cti.agi.protocol import format_environment  # noqa: E402
+from cti.seed import load_counties, seed_counties  # noqa: E402
+from cti.store import migrate  # noqa: E402
+from cti.store.calls import Call  # noqa: E402
+from cti.store.db import make_engine, make_session_factory  # noqa: E402
+
+BASE = 1_795_800_000
+ACK = b'SET VARIABLE CTI_AGI_STATUS "OK"\n'
+
+
+def environment(i: int, script: str) -> bytes:
+    lid = f"{BASE + i // 1000}.{i}"
+    return format_environment(
+        {
+            "network": "yes",
+            "network_script": script,
+            "request": f"agi://127.0.0.1:4573/{script}",
+            "channel": f"PJSIP/trunk-{i:08x}",
+            "language": "en",
+            "type": "PJSIP",
+            "uniqueid": lid,
+            "version": "22.10.1",
+            "callerid": f"138{i:08d}",
+            "calleridname": f"Citizen {i}",
+            "callingpres": "0",
+            "callingani2": "0",
+            "callington": "0",
+            "callingtns": "0",
+            "dnid": "9615601",
+            "rdnis": "unknown",
+            "context": "hotline-call",
+            "extension": "s",
+            "priority": "5",
+            "enhanced": "0.0",
+            "accountcode": "",
+            "threadid": "140079777580736",
+        }
+    )
+
+
+def queries(i: int) -> tuple[str, str]:
+    lid = f"{BASE + i // 1000}.{i}"
+    t = BASE + i // 1000
+    common = f"linkedid={lid}&county=north&queue=county-north&did=9615601&node="
+    start = f"{common}&t={t}"
+    end = (
+        f"{common}&started={t}&queued={t}&cause=16&answered=30&dialed=35&hold=5"
+        f"&member=PJSIP%2F1001&queuestatus=&blindxfer=&attxfer=&t={t + 35}"
+    )
+    return start, end
+
+
+class _AsteriskSide(asyncio.Protocol):
+    """One request as Asterisk makes it: send the environment, answer the server's
+    acknowledgement with ``200 result=1``, wait for the close. (A Protocol, not streams:
+    the client shares the machine's two cores with the server and Postgres, so it must
+    cost little.)"""
+
+    def __init__(self, env: bytes, done: asyncio.Future[None], latencies: list[float]) -> None:
+        self.env, self.done, self.latencies = env, done, latencies
+        self.buffer = b""
+        self.answered = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.write(self.env)  # type: ignore[attr-defined]
+        self.sent = time.perf_counter()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.answered and b"\n" in self.buffer:
+            self.latencies.append(time.perf_counter() - self.sent)
+            self.answered = True
+            if not self.buffer.startswith(ACK) and not self.done.done():
+                self.done.set_exception(RuntimeError(f"unexpected answer {self.buffer!r}"))
+            self.transport.write(b"200 result=1\n")  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            if self.answered:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(RuntimeError("closed without an answer"))
+
+
+async def fastagi_run(port: int, calls: range, concurrency: int) -> tuple[float, list[float]]:
+    """Run ``calls`` (start + end each) with ``concurrency`` requests in flight."""
+    loop = asyncio.get_running_loop()
+    requests = []
+    for i in calls:
+        start, end = queries(i)
+        requests.append((environment(i, f"call-start?{start}"), environment(i, f"call-end?{end}")))
+    latencies: list[float] = []
+    pending = iter(requests)
+
+    async def worker() -> None:
+        for pair in pending:
+            for env in pair:
+                done = loop.create_future()
+                await loop.create_connection(
+                    lambda env=env, done=done: _AsteriskSide(env, done, latencies),
+                    "127.0.0.1",
+                    port,
+                )
+                await done
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - began, latencies
+
+
+def classic_run(requests: int, concurrency: int, data_dir: Path) -> float:
+    """Run the pyst2 scripts as Asterisk would; returns requests per second."""
+    script = ROOT / "agi_scripts" / "call_start.py"
+    env = {**os.environ, "CTI_DATA_DIR": str(data_dir), "CTI_NODE_NAME": "bench-classic"}
+
+    def one(i: int) -> None:
+        start, _ = queries(i)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), start],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdin and proc.stdout
+        proc.stdin.write(environment(i, "").replace(b"agi_network: yes\n", b""))
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        if not line.startswith(b'SET VARIABLE "CTI_AGI_STATUS" "OK"'):
+            raise RuntimeError(f"classic script answered {line!r}")
+        proc.stdin.write(b"200 result=1\n")
+        proc.stdin.close()
+        proc.wait()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(requests)))
+    return requests / (time.perf_counter() - began)
+
+
+def quantile_ms(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def stage(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            return
+    raise RuntimeError("server did not start")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=10_000, help="calls (2 requests each)")
+    parser.add_argument(
+        "--concurrency", type=int, default=6, help="requests in flight (calls starting at once)"
+    )
+    parser.add_argument(
+        "--sweep", default="2,16,32", help="other concurrencies to print, for context"
+    )
+    parser.add_argument("--classic-requests", type=int, default=60)
+    parser.add_argument("--classic-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get(
+            "CTI_TEST_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+
+    name = f"cti_bench_{secrets.token_hex(4)}"
+    admin = make_engine(args.admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            stage("migrating a fresh database")
+            await migrate.upgrade(url)
+            async with make_session_factory(engine)() as db:
+                await seed_counties(db, load_counties())
+                await db.commit()
+            port = free_port()
+            env = {
+                **os.environ,
+                "CTI_DATABASE_URL": url,
+                "CTI_DATA_DIR": str(Path(tmp) / "server"),
+                "CTI_AGI_BIND": f"127.0.0.1:{port}",
+                "CTI_NODE_NAME": "bench",
+                "CTI_LOG_LEVEL": "ERROR",
+            }
+            server = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "cti.agi",
+                "run",
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            try:
+                await wait_port(port)
+                stage("warming up")
+                warm_up = range(args.calls, args.calls + 200)  # other calls than measured
+                await fastagi_run(port, warm_up, args.concurrency)
+                stage(f"{args.calls} calls")
+                elapsed, latencies = await fastagi_run(port, range(args.calls), args.concurrency)
+                sweep = []
+                offset = args.calls + 1000
+                for concurrency in [int(c) for c in args.sweep.split(",") if c]:
+                    n = args.calls // 4
+                    sweep.append(
+                        (
+                            concurrency,
+                            *await fastagi_run(port, range(offset, offset + n), concurrency),
+                            n,
+                        )
+                    )
+                    offset += n
+                stage("waiting for Postgres")
+                drain_began = time.perf_counter()
+                async with make_session_factory(engine)() as db:
+                    target = args.calls + 200 + sum(n for *_, n in sweep)
+                    while True:
+                        done = await db.scalar(
+                            select(func.count())
+                            .select_from(Call)
+                            .where(Call.node == "bench", Call.disposition == "answered")
+                        )
+                        if done >= target:
+                            break
+                    total = await db.scalar(
+                        select(func.count()).select_from(Call).where(Call.node == "bench")
+                    )
+                    if total != target:
+                        raise RuntimeError(f"{total} rows for {target} calls")
+                        await asyncio.sleep(0.05)
+                drained_after = time.perf_counter() - drain_began
+            finally:
+                server.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(server.wait(), 30)
+            stage(f"classic scripts: {args.classic_requests} requests")
+            classic_rate = classic_run(
+                args.classic_requests, args.classic_concurrency, Path(tmp) / "classic"
+            )
+        finally:
+            await engine.dispose()
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await admin.dispose()
+
+    requests = 2 * args.calls
+    rate = requests / elapsed
+    p50 = quantile_ms(latencies, 0.5)
+    p99 = quantile_ms(latencies, 0.99)
+    ratio = rate / classic_rate
+    meets = lambda ok: "meets" if ok else "MISSES"  # noqa: E731
+    report = "\n".join(
+        [
+            f"cores: {os.cpu_count()}, Postgres: {make_url(args.admin_url).host}, "
+            f"{args.calls} calls = {requests} FastAGI requests, concurrency {args.concurrency}",
+            f"FastAGI:        {rate:8,.0f} requests/s (target >= 3,000: {meets(rate >= 3000)})",
+            f"answer latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+            f"(target p99 < 5 ms: {meets(p99 < 5)})",
+            *(
+                f"  (concurrency {c:2}: {2 * n / el:6,.0f} requests/s, "
+                f"p50 {quantile_ms(lt, 0.5):.2f} ms, p99 {quantile_ms(lt, 0.99):.2f} ms)"
+                for c, el, lt, n in sweep
+            ),
+            "every call checked in Postgres (answered, exactly once); the last was committed "
+            f"{drained_after:.2f} s after the last answer",
+            f"classic pyst2:  {classic_rate:8,.1f} requests/s "
+            f"({args.classic_requests} requests, {args.classic_concurrency} at a time)",
+            f"ratio:          {ratio:8,.0f}x (target >= 500x: {meets(ratio >= 500)})",
+        ]
+    )
+    print(report)
+    if args.write_docs:
+        write_docs(report, args)
+
+
+def write_docs(report: str, args: argparse.Namespace) -> None:
+    path = ROOT / "docs" / "performance.md"
+    command = (
+        f"$ .venv/bin/python bench/bench_agi.py --calls {args.calls} "
+        f"--concurrency {args.concurrency} --classic-requests {args.classic_requests} "
+        "--write-docs"
+    )
+    section = f"""## FastAGI
+
+Concurrent FastAGI `call-start` + `call-end` pairs against real Postgres, and in the same
+run the classic pyst2 scripts (`agi_scripts/`, a new process per request with the
+environment on stdin, as Asterisk runs them, 4 at a time: enough to keep both cores busy).
+The server is `python -m cti.agi run` (uvloop): every request is fdatasync'd into the
+journal (group commit) before it is acknowledged, while its journal-writer child process
+commits the records to Postgres; every call is checked in the table afterwards. The
+client plays Asterisk over loopback TCP with the dialplan's exact requests (all
+parameters in the URL, so no GET VARIABLE round trip); latency is from the environment's
+last byte to the acknowledgement (`SET VARIABLE CTI_AGI_STATUS "OK"`). "concurrency" is
+the number of requests in flight. Client, server, writer and Postgres share the 2 cores.
+
+```
+{command}
+{report}
+```
+
+Targets (issue #3): >= 3,000 FastAGI requests/s, p99 answer < 5 ms, >= 500x the classic
+scripts' rate.
+
+Where the time goes, and what moved it (measured with this benchmark while building it):
+
+- The server's own Python work is ~60 us per request (environment parsing, handler, JSON
+  record); the rest is the event loop's socket work and the journal's fdatasync (~75 us
+  of CPU each, plus a thread hand-over). Group commit with a 1 ms window lets several
+  requests share one fdatasync (+15% requests/s, lower p50/p99 than no window).
+- The writer is what shaped the tail. In the FastAGI process's event loop, or on a thread
+  of it (GIL), its per-batch bursts tripled the p99; in a child process at nice 10, with
+  small batches (10 ms linger) sent as plain prepared `executemany` (SQLAlchemy Core
+  statements cost 4.2 ms of CPU per 150 records, the driver path 2.7 ms), the p99 at
+  concurrency 8 fell from ~15 ms to ~5 ms. With the writer paused, the same server
+  answers 3,400-4,200 requests/s with p99 3.3-4.9 ms (concurrency 8-16), so what is left
+  above 5 ms is Postgres and the writer taking CPU from the same two cores.
+- p99 < 5 ms and >= 3,000 requests/s are met together at concurrency 6-8 in most runs
+  and missed narrowly in others (run-to-run spread is about 10%); at 16 or more
+  requests in flight the queueing makes p99 grow past 5 ms.
+- The 500x ratio is not reached: a classic script here costs ~0.2 s of CPU (interpreter
+  start, imports, pyst2), so two cores run ~10 of them per second and 500x would need
+  ~5,000 FastAGI requests/s with the database writing on the same cores. The ratio is
+  about 330x at concurrency 8 and 460x at the highest throughput measured (concurrency 32,
+  where p99 is ~14 ms).
+"""
+    text_ = path.read_text() if path.exists() else "# Performance\n"
+    pattern = re.compile(r"## FastAGI\n.*?(?=\n## |\Z)", re.S)
+    if pattern.search(text_):
+        text_ = pattern.sub(section.rstrip("\n"), text_)
+    else:
+        text_ = text_.rstrip("\n") + "\n\n" + section
+    path.write_text(text_)
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -1,0 +1,126 @@
+"""Group commit: many concurrent ``append`` calls, one write and one fdatasync per group.
+
+With many requests in flight, each waiting for its own fsync would serialise them behind
+the disk. Here every request queues its line and waits; one dedicated thread writes all
+queued lines with a single ``Journal.append`` and then wakes their waiters with one
+callback into the event loop. While it is in fdatasync, new lines queue up and form the
+next group, so the number of fsyncs per request falls as the load rises. A request is
+acknowledged only after the group holding its record is on disk.
+
+The thread also waits ``window`` (1 ms) after the first line of a group before writing
+it: an fdatasync plus the thread hand-over costs ~200 us of CPU here whatever the group
+size, and at a few thousand requests per second a 1 ms wait lets several requests share
+it (bench/bench_agi.py: about 15% more requests per second, lower p50 and p99).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from cti.agi.journal import Journal
+
+log = logging.getLogger("cti.agi.journal")
+
+
+class CommitterStopped(RuntimeError):
+    """append() after stop(): the record was not written."""
+
+
+class GroupCommitter:
+    """Batches ``append`` calls into fdatasync'd groups on one journal."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        on_commit: Callable[[], None] | None = None,
+        *,
+        window: float = 0.001,
+    ) -> None:
+        self._journal = journal
+        self._window = window
+        self._on_commit = on_commit
+        self._lock = threading.Lock()
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self.groups = 0
+        self.records = 0
+        self.errors = 0
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="agi-group-commit", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop. Later appends raise ``CommitterStopped``."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    async def append(self, payload: bytes) -> None:
+        """Queue one record; returns once it is durable. Raises ``JournalError`` (disk)
+        or ``CommitterStopped``; in both cases the record was not acknowledged."""
+        if self._stopping or self._thread is None or self._loop is None:
+            raise CommitterStopped("the journal is not accepting records")
+        future: asyncio.Future[None] = self._loop.create_future()
+        with self._lock:
+            self._pending.append((payload, future))
+        self._wake.set()
+        await future
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._window:
+                time.sleep(self._window)
+            with self._lock:
+                group, self._pending = self._pending, []
+            if group:
+                try:
+                    self._journal.append([payload for payload, _ in group])
+                except Exception as exc:  # disk full, permissions: fail this group only
+                    self.errors += 1
+                    self._resolve(group, exc)
+                else:
+                    self.groups += 1
+                    self.records += len(group)
+                    self._resolve(group, None)
+                self._wake.set()  # look again: more may have queued meanwhile
+                continue
+            if self._stopping:
+                return
+
+    def _resolve(
+        self, group: list[tuple[bytes, asyncio.Future[None]]], exc: Exception | None
+    ) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._settle, group, exc)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def _settle(
+        self, group: list[tuple[bytes, asyncio.Future[None]]], exc: Exception | None
+    ) -> None:
+        if exc is not None:
+            log.error("journal append failed", extra={"error": str(exc)})
+        for _, future in group:
+            if future.done():  # the session gave up (timeout): it was not acknowledged
+                continue
+            if exc is None:
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+        if exc is None and self._on_commit is not None:
+            self._on_commit()

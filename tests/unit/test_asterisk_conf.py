@@ -1,0 +1,178 @@
+"""asterisk_conf/: the dialplan lints clean with asterisklint, every file is well-formed
+Asterisk config syntax, and the files agree with each other and with the seeded counties.
+(No Asterisk runs here; these checks catch what would make Asterisk 22 refuse a file.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "asterisk_conf"
+COUNTIES = yaml.safe_load((ROOT / "db" / "reference" / "counties.yaml").read_text())
+
+_SECTION = re.compile(r"\[([^\]]+)\](?:\(([^)]*)\))?")
+_SETTING = re.compile(r"([A-Za-z0-9_.()/-]+)\s*=>?\s*(.*)")
+
+
+#: Files included in the middle of a section: their settings continue that section.
+FRAGMENTS = {"manager_cti_secret.conf.example"}
+
+
+def parse(path: Path) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
+    """A strict reading of Asterisk's config syntax: sections ``[name](templates)``,
+    ``key = value`` / ``key => value``, ``;`` comments, ``#include``/``#tryinclude``.
+    Returns (section, templates, settings) in order; raises on any other line."""
+    sections: list[tuple[str, list[str], list[tuple[str, str]]]] = []
+    if path.name in FRAGMENTS:
+        sections.append(("", [], []))
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = re.sub(r"(?<!\\);.*", "", raw).strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            directive, _, target = line.partition(" ")
+            assert directive in ("#include", "#tryinclude"), f"{path.name}:{number}: {raw}"
+            if directive == "#include":
+                assert (path.parent / target.strip()).is_file(), f"{path.name}:{number}"
+            continue
+        if match := _SECTION.fullmatch(line):
+            templates = [t.strip() for t in (match.group(2) or "").split(",") if t.strip()]
+            sections.append((match.group(1), templates, []))
+            continue
+        match = _SETTING.fullmatch(line)
+        assert match and sections, f"{path.name}:{number}: not a setting: {raw!r}"
+        sections[-1][2].append((match.group(1), match.group(2).strip()))
+    return sections
+
+
+def settings_of(path: Path, section: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, _, items in parse(path):
+        if name == section:
+            for key, value in items:
+                out.setdefault(key, []).append(value)
+    return out
+
+
+def test_dialplan_lints_clean_with_asterisklint():
+    exe = shutil.which("asterisklint") or str(Path(sys.executable).parent / "asterisklint")
+    result = subprocess.run(
+        [exe, "dialplan-check", str(CONF / "extensions.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "" and result.stderr.strip() == ""
+
+
+@pytest.mark.parametrize("path", sorted(CONF.glob("*.conf*")), ids=lambda p: p.name)
+def test_every_file_is_well_formed_and_templates_exist(path):
+    sections = parse(path)
+    names = {name for name, _, _ in sections}
+    if path.name == "pjsip_auth.conf.example":
+        names |= {name for name, _, _ in parse(CONF / "pjsip.conf")}
+    for name, templates, _ in sections:
+        for template in templates:
+            assert template == "!" or template in names, f"{path.name}: [{name}]({template})"
+
+
+def test_routing_include_matches_the_seeded_counties():
+    routes = {}
+    for match in re.finditer(
+        r"exten => (\d+),1,Set\(__COUNTY=(\w+)\)\n same => n,Set\(__COUNTY_QUEUE=([\w-]+)\)\n"
+        r" same => n,Set\(__DID=(\d+)\)\n same => n,Goto\(hotline-call,s,1\)",
+        (CONF / "extensions_routing.conf").read_text(),
+    ):
+        did, code, queue, did_again = match.groups()
+        assert did == did_again
+        routes[did] = (code, queue)
+    assert routes == {c["did"]: (c["code"], c["queue"]) for c in COUNTIES}
+
+
+def test_queues_exist_per_county_and_members_are_pjsip_endpoints():
+    queues = {
+        name: (templates, dict(items)) for name, templates, items in parse(CONF / "queues.conf")
+    }
+    members = {}
+    for name, _, items in parse(CONF / "queues.conf"):
+        members[name] = [v.split(",")[0] for k, v in items if k == "member"]
+    endpoints = {
+        name
+        for name, templates, items in parse(CONF / "pjsip.conf")
+        if "agent-endpoint" in templates
+    }
+    template = queues["county-template"][1]
+    # call-end relies on these (capture2: MEMBERINTERFACE and QEHOLDTIME in the handler)
+    assert template["setinterfacevar"] == "yes" and template["setqueueentryvar"] == "yes"
+    assert "eventwhencalled" not in template and "monitor-type" not in template
+    for county in COUNTIES:
+        templates, _ = queues[county["queue"]]
+        assert templates == ["county-template"]
+        assert members[county["queue"]], county["queue"]
+        for interface in members[county["queue"]]:
+            assert interface.removeprefix("PJSIP/") in endpoints
+
+
+def test_agents_have_an_aor_and_their_credentials_live_outside_git():
+    sections = parse(CONF / "pjsip.conf")
+    auths = {name for name, templates, _ in parse(CONF / "pjsip_auth.conf.example")}
+    aors = {name for name, templates, _ in sections if "agent-aor" in templates}
+    for name, templates, items in sections:
+        settings = dict(items)
+        assert "password" not in settings, f"a password in pjsip.conf: [{name}]"
+        if "agent-endpoint" in templates:
+            assert settings["aors"] == name and name in aors
+            assert settings["auth"] == name and name in auths
+    contexts = {v for _, _, items in sections for k, v in items if k == "context"}
+    dialplan = (CONF / "extensions.conf").read_text()
+    for context in contexts:
+        assert f"[{context}]" in dialplan
+
+
+def test_manager_is_loopback_least_privilege_and_has_no_secret():
+    general = settings_of(CONF / "manager.conf", "general")
+    cti = settings_of(CONF / "manager.conf", "cti")
+    assert general["bindaddr"] == ["127.0.0.1"] and general["webenabled"] == ["no"]
+    assert "secret" not in cti
+    assert cti["deny"] == ["0.0.0.0/0.0.0.0"] and cti["permit"] == ["127.0.0.1/255.255.255.255"]
+    read = set(cti["read"][0].split(","))
+    write = set(cti["write"][0].split(","))
+    # The listener logs in with Events: call,agent,user,system (cti.ami.connection): it
+    # needs FullyBooted/Shutdown, which are system-class. Reading them runs nothing.
+    assert read == {"call", "agent", "user", "system"}
+    assert write == {"call", "agent", "reporting", "originate"}
+    assert not read & {"all", "command", "config", "dtmf", "security"}
+    assert not write & {"all", "system", "command", "config", "dtmf", "security"}
+    assert "#tryinclude manager_cti_secret.conf" in (CONF / "manager.conf").read_text()
+    [(section, _, items)] = parse(CONF / "manager_cti_secret.conf.example")
+    assert section == "" and [k for k, _ in items] == ["secret"]  # continues [cti]
+
+
+def test_no_shell_and_nothing_that_downloads():
+    modules = settings_of(CONF / "modules.conf", "modules")
+    for module in ("app_system.so", "func_shell.so", "func_curl.so", "res_http_media_cache.so"):
+        assert module in modules["noload"]
+    for module in ("res_agi.so", "app_queue.so", "app_mixmonitor.so", "chan_pjsip.so"):
+        assert module in modules["require"]
+    assert settings_of(CONF / "asterisk.conf", "options")["live_dangerously"] == ["no"]
+
+
+def test_caller_id_never_reaches_an_application_argument():
+    for name in ("extensions.conf", "extensions_routing.conf"):
+        code = "\n".join(
+            re.sub(r"(?<!\\);.*", "", line) for line in (CONF / name).read_text().splitlines()
+        )
+        assert "CALLERID(" not in code, name
+        assert "CONNECTEDLINE(" not in code, name
+    dialplan = (CONF / "extensions.conf").read_text()
+    for path in re.findall(r"REC_FILE=([^)\n]+)\)", dialplan):
+        variables = set(re.findall(r"\$\{([A-Z_]+)", path))
+        assert variables <= {"CTI_RECDIR", "STRFTIME", "CTI_STARTED", "EPOCH", "UNIQUEID"}, path
