@@ -1,0 +1,188 @@
+"""AMI throughput: events/s through our parse + call tracker + pop decision (PopBook),
+against raw panoramisk 1.4 parsing (``AMIProtocol.data_received``) of the same bytes, in
+the same run, on one core. Target: ours >= 0.7 x raw.
+
+The stream is built from the real captures in ``../shared/asterisk-traces`` (the queue
+calls of both captures, unfiltered logins: VarSet, Newexten, AGIExec... included, as a
+default ``read=all`` login receives them) plus synthesized ring-all/transfer fixtures, repeated
+with the Uniqueids/Linkedids shifted per copy so every call is a distinct call. It is fed
+in 64 KiB reads, like a socket. "events" counts every message in the stream, for both.
+
+    .venv/bin/python bench/bench_ami.py [--copies N] [--rounds R] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from panoramisk.ami_protocol import AMIProtocol
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cti.ami.protocol import AmiFramer, event_name, parse_message  # noqa: E402
+from cti.ami.replay import read_stream  # noqa: E402
+from cti.ami.screenpop import PopBook  # noqa: E402
+from cti.ami.tracker import CallTracker  # noqa: E402
+
+TRACES = ROOT.parent / "shared" / "asterisk-traces"
+FIXTURES = ROOT / "tests" / "fixtures" / "ami"
+SOURCES = [
+    TRACES / "ami-answered-queue-call.txt",
+    TRACES / "ami-abandoned.txt",
+    TRACES / "capture2" / "ami-hh-answered.txt",
+    TRACES / "capture2" / "ami-hh-abandoned.txt",
+    TRACES / "capture2" / "ami-restart-after.txt",
+    TRACES / "capture2" / "ami-events-call-agent-user.txt",
+    FIXTURES / "ring-all.txt",
+    FIXTURES / "blind-transfer.txt",
+    FIXTURES / "ring-timeout-hunt.txt",
+]
+_ID = re.compile(rb"^(\w*(?:Uniqueid|Linkedid|UniqueId)): (\d+)\.(\d+)\r$", re.M)
+CHUNK = 65536
+
+
+def body(path: Path) -> bytes:
+    """A capture without its banner and login response (one stream, one login)."""
+    data = read_stream(path)
+    start = data.find(b"Event: ")
+    return data[start:]
+
+
+def build_stream(copies: int) -> bytes:
+    parts = [b"Asterisk Call Manager/11.0.0\r\n"]
+    bodies = [body(p) for p in SOURCES]
+    for i in range(copies):
+        shift = (i + 1) * 1000
+
+        def renumber(m: re.Match[bytes], shift: int = shift) -> bytes:
+            return b"%s: %d.%s\r" % (m[1], int(m[2]) + shift, m[3])
+
+        parts.extend(_ID.sub(renumber, data) for data in bodies)
+    return b"".join(parts)
+
+
+def chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
+def run_panoramisk(reads: list[bytes]) -> int:
+    count = 0
+
+    class Factory:
+        def dispatch(self, message: object) -> None:
+            nonlocal count
+            count += 1
+
+    proto = AMIProtocol()
+    proto.connection_made(transport=None)
+    proto.factory = Factory()
+    proto.encoding = "utf8"
+    for read in reads:
+        proto.data_received(read)
+    return count
+
+
+def run_ours(reads: list[bytes], prefilter: bool = True) -> tuple[int, int, int]:
+    tracker = CallTracker(clock=lambda: 0.0)
+    book = PopBook()
+    wanted = tracker.wanted_events if prefilter else None
+    framer = AmiFramer()
+    feed, apply = tracker.feed, book.apply
+    events = domain = pops = 0
+    for read in reads:
+        for block in framer.feed(read):
+            name = event_name(block)
+            if name is None:
+                continue
+            events += 1
+            if wanted is not None and name not in wanted:
+                continue
+            for event in feed(parse_message(block), "bench"):
+                domain += 1
+                pops += len(apply(event))
+    return events, domain, pops
+
+
+def best_rate(fn, reads: list[bytes], rounds: int) -> tuple[float, int]:
+    rates = []
+    count = 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        result = fn(reads)
+        elapsed = time.perf_counter() - start
+        count = result if isinstance(result, int) else result[0]
+        rates.append(count / elapsed)
+    return statistics.median(rates), count
+
+
+def write_docs(text: str) -> None:
+    path = ROOT / "docs" / "performance.md"
+    current = path.read_text() if path.exists() else "# Performance\n"
+    section = re.compile(r"^## AMI\n.*?(?=^## |\Z)", re.S | re.M)
+    if section.search(current):
+        current = section.sub(lambda _: text, current)
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+
+    data = build_stream(args.copies)
+    reads = chunks(data)
+    raw_rate, raw_events = best_rate(run_panoramisk, reads, args.rounds)
+    ours_rate, ours_events = best_rate(run_ours, reads, args.rounds)
+    full_rate, _ = best_rate(lambda r: run_ours(r, prefilter=False), reads, args.rounds)
+    _, domain, pops = run_ours(reads)
+    ratio = ours_rate / raw_rate
+    full_ratio = full_rate / raw_rate
+    verdict = "meets" if ratio >= 0.7 else "MISSES"
+    lines = [
+        f"stream: {len(data) / 1e6:.1f} MB, {ours_events} events "
+        f"({args.copies} copies of {len(SOURCES)} call traces), {domain} domain events, "
+        f"{pops} pop actions",
+        f"raw panoramisk parse:                 {raw_rate:>10,.0f} events/s",
+        f"ours, parse+tracker+PopBook:          {ours_rate:>10,.0f} events/s  "
+        f"({ratio:.2f}x raw, target >= 0.7x: {verdict})",
+        f"ours, same but parsing every event:   {full_rate:>10,.0f} events/s  "
+        f"({full_ratio:.2f}x raw)",
+    ]
+    assert raw_events == ours_events, (raw_events, ours_events)
+    print("\n".join(lines))
+    if args.write_docs:
+        write_docs(
+            "## AMI\n\n"
+            "Throughput of the AMI path on one core: bytes in 64 KiB reads -> framing and\n"
+            "parsing (`cti.ami.protocol`) -> call tracker -> pop decision (`PopBook`),\n"
+            "against raw panoramisk 1.4 parsing (`AMIProtocol.data_received`) of the same\n"
+            "stream in the same run (median of rounds). The stream is the captured calls\n"
+            "a, b, l-after, n-answered, n-abandoned and o (unfiltered logins, so VarSet,\n"
+            "Newexten and AGIExec are included) plus the synthesized ring-all, blind\n"
+            "transfer and ring-timeout calls, with Uniqueids/Linkedids shifted per copy.\n"
+            "The pop decision is `PopBook`; the caller lookup (a database query) is not\n"
+            "part of this figure.\n"
+            "Our parser skips events the tracker never reads without parsing them; the\n"
+            "last line shows the cost when every event is parsed.\n\n"
+            "```\n"
+            f"$ .venv/bin/python bench/bench_ami.py --copies {args.copies} "
+            f"--rounds {args.rounds} --write-docs\n" + "\n".join(lines) + "\n```\n\n"
+            "Target (issue #4): >= 0.7x raw panoramisk. The latency target (AMI socket to\n"
+            "WebSocket pop, p99 <= 15 ms with 1,000 agent sockets) needs the WebSocket hub\n"
+            "and is measured with it.\n\n"
+        )
+    return 0 if ratio >= 0.7 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
