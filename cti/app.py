@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.accounts import LoginPolicy
-from cti.bus import Bus, InMemoryBus
+from cti.bus import Bus, InMemoryBus, PostgresBus, libpq_dsn
 from cti.service import Service
 from cti.settings import Settings
 from cti.store.db import make_engine, make_session_factory
@@ -59,9 +59,31 @@ def build_services(
     session_factory: async_sessionmaker[AsyncSession],
     bus: Bus,
 ) -> list[Service]:
-    """The long-running parts this process runs, in start order."""
+    """The long-running parts this process runs, in start order. Imports are local so a
+    process only loads the parts its roles need."""
     services: list[Service] = []
+    if "agi" in roles:
+        from cti.agi.service import AgiService
+
+        services.append(AgiService(settings, session_factory))
+    if "ami" in roles:
+        if settings.ami_nodes:
+            from cti.ami.relay import ScreenPopRelay
+            from cti.ami.service import AmiService
+
+            relay = ScreenPopRelay(bus, session_factory)
+            services.append(AmiService(settings.ami_nodes, settings.number_plan, relay))
+        else:
+            log.warning("no CTI_AMI_URL: the AMI listener is off and no screen-pops are made")
     return services
+
+
+def make_bus(roles: frozenset[str], database_url: str) -> Bus:
+    """In memory when the AMI side and the API share this process; otherwise Postgres
+    LISTEN/NOTIFY, so ``--role ami`` and ``--role api`` processes reach each other."""
+    if {"ami", "api"} <= roles:
+        return InMemoryBus()
+    return PostgresBus(libpq_dsn(database_url))
 
 
 def create_app(
@@ -78,7 +100,7 @@ def create_app(
     own_engine = engine is None
     engine = engine or make_engine(database_url)
     session_factory = make_session_factory(engine)
-    bus = bus or InMemoryBus()
+    bus = bus or make_bus(roles, database_url)
     if services is None:
         services = build_services(settings, roles, session_factory, bus)
     services = list(services)

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+#: Screen-pops and agent phone states, from the AMI side to the agents' WebSocket hub.
+SCREENPOP_CHANNEL = "screenpop"
 #: Postgres NOTIFY payloads must be shorter than 8000 bytes.
 MAX_PAYLOAD_BYTES = 7900
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -17,6 +17,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti import accounts, logs
+from cti.agi import cli as agi_cli
+from cti.ami import cli as ami_cli
 from cti.settings import Settings
 
 log = logging.getLogger("cti")
@@ -278,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _register_db(cmd)
     _register_users(cmd)
+    agi_cli.register(cmd)
+    ami_cli.register(cmd)
     return parser
 
 

@@ -36,8 +36,12 @@ class AmiNode:
         return f"AmiNode(name={self.name!r}, {self.username}@{self.host}:{self.port})"
 
 
-def parse_ami_url(url: str) -> AmiNode:
-    """Parse ``ami://user:secret@host:port[?name=node1]``; raises ValueError when malformed."""
+def parse_ami_url(url: str, default_name: str | None = None) -> AmiNode:
+    """Parse ``ami://user:secret@host:port[?name=node1]``; raises ValueError when malformed.
+
+    The node's name is ``?name=``, else ``default_name``, else the host. It must be the
+    name the node's call rows carry (the AGI side's ``CTI_NODE``), since a call is
+    identified by (node, linkedid) on both sides."""
     parts = urlsplit(url.strip())
     if parts.scheme != "ami":
         raise ValueError(f"AMI URL must start with ami://, got {parts.scheme or 'nothing'}")
@@ -47,7 +51,7 @@ def parse_ami_url(url: str) -> AmiNode:
         port = parts.port or 5038
     except ValueError as exc:
         raise ValueError(f"AMI URL has a bad port: {exc}") from None
-    name = parts.hostname
+    name = default_name or parts.hostname
     for item in parts.query.split("&"):
         key, _, value = item.partition("=")
         if key == "name" and value:
@@ -116,7 +120,10 @@ class Settings(BaseSettings):
 
     @property
     def ami_nodes(self) -> list[AmiNode]:
-        return [parse_ami_url(url) for url in self.ami_url]
+        """One Asterisk: named ``node_name`` (as the AGI side names its calls) unless the
+        URL says ``?name=``. Several: each needs ``?name=`` matching that node's CTI_NODE."""
+        default = self.node_name if len(self.ami_url) == 1 else None
+        return [parse_ami_url(url, default) for url in self.ami_url]
 
     @property
     def number_plan(self) -> NumberPlan:

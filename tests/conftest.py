@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti import accounts
 from cti.app import create_app
+from cti.bus import InMemoryBus
 from cti.seed import seed
 from cti.settings import Settings
 from cti.store import migrate
@@ -143,7 +144,9 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture
 async def app(settings, database_url, engine, seeded) -> FastAPI:
-    return create_app(settings, database_url, roles={"api"}, engine=engine, services=[])
+    return create_app(
+        settings, database_url, roles={"api"}, engine=engine, bus=InMemoryBus(), services=[]
+    )
 
 
 @pytest.fixture

@@ -1,18 +1,19 @@
 """The agents' WebSocket hub: delivers screen-pop messages from the bus to the browser
 sessions of the agent whose phone rings, and nobody else's.
 
-Messages arrive on the bus channel ``screenpop`` (published by the AMI side, possibly in
-another process) as JSON objects with at least ``type`` and ``interface``:
+Messages arrive on the bus channel ``screenpop`` (published by ``cti.ami.relay``, possibly
+in another process) as JSON objects with ``type`` and the agent's ``interface``:
 
-- ``pop``: a call rings this agent; carries ``node``, ``linkedid`` and the ``pop`` payload;
-- ``withdraw``: that agent stopped ringing (``reason``);
-- ``answered``: the agent answered; the pop stays on screen;
-- ``ended``: the call is over;
+- ``pop``: a call rings this agent; ``pop_id`` and the ``pop`` payload
+  (``cti.ami.screenpop.build_pop``: caller, citizens, last calls, open tickets);
+- ``withdraw``: that agent's phone stopped ringing (``pop_id``, ``reason``);
+- ``answered``: the agent took the call; the pop stays on screen (``pop_id``);
+- ``ended``: the call is over; the agent may still be writing the ticket (``pop_id``);
 - ``agent_state``: the agent's phone state (``state``).
 
 The hub keeps the pops still pending per interface, so a browser that (re)connects while
-the phone rings receives the pop at once. A pop is keyed by (node, linkedid): a repeated
-``pop`` for the same call replaces the pending one instead of adding a second.
+the phone rings, or during the call, gets them at once. ``pop_id`` is
+``node:linkedid:interface``: a repeated ``pop`` for the same call replaces the pending one.
 """
 
 from __future__ import annotations
@@ -23,16 +24,14 @@ import logging
 from collections import defaultdict
 from typing import Any, Protocol
 
-from cti.bus import Bus, Subscription
+from cti.bus import SCREENPOP_CHANNEL, Bus, Subscription
 from cti.service import Health
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "screenpop"
+CHANNEL = SCREENPOP_CHANNEL
 #: Per-socket send buffer; a browser that cannot keep up is disconnected, not waited for.
 SEND_QUEUE = 100
-
-CallKey = tuple[str, str]  # (node, linkedid)
 
 
 class Socket(Protocol):
@@ -45,7 +44,7 @@ class PendingPops:
     """Pure bookkeeping of which pops each interface should see right now."""
 
     def __init__(self) -> None:
-        self._by_interface: dict[str, dict[CallKey, dict[str, Any]]] = defaultdict(dict)
+        self._by_interface: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.agent_states: dict[str, dict[str, Any]] = {}
 
     def apply(self, message: dict[str, Any]) -> None:
@@ -53,12 +52,13 @@ class PendingPops:
         interface = message.get("interface")
         if not isinstance(interface, str):
             return
-        key = (str(message.get("node", "")), str(message.get("linkedid", "")))
+        key = message.get("pop_id")
+        key = key if isinstance(key, str) else ""
         pops = self._by_interface[interface]
-        if kind == "pop":
+        if kind == "pop" and key and isinstance(message.get("pop"), dict):
             pops[key] = message
         elif kind == "answered" and key in pops:
-            pops[key] = {**pops[key], "answered": True}
+            pops[key] = {**pops[key], "pop": {**pops[key]["pop"], "state": "answered"}}
         elif kind in ("withdraw", "ended"):
             pops.pop(key, None)
         elif kind == "agent_state":

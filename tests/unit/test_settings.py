@@ -31,6 +31,17 @@ def test_several_nodes_from_env(monkeypatch):
     monkeypatch.setenv("CTI_AMI_URL", "ami://a:x@pbx1, ami://b:y@pbx2:5040")
     settings = Settings(_env_file=None)
     assert [(n.host, n.port) for n in settings.ami_nodes] == [("pbx1", 5038), ("pbx2", 5040)]
+    assert [n.name for n in settings.ami_nodes] == ["pbx1", "pbx2"]
+
+
+def test_node_names_match_what_the_agi_side_writes(monkeypatch):
+    # A call is (node, linkedid) on both sides: one Asterisk takes CTI_NODE_NAME, so the
+    # pop's call is the row the FastAGI handler wrote; ?name= always wins.
+    monkeypatch.setenv("CTI_NODE_NAME", "county-pbx")
+    monkeypatch.setenv("CTI_AMI_URL", "ami://cti:s3cret@127.0.0.1")
+    assert [n.name for n in Settings(_env_file=None).ami_nodes] == ["county-pbx"]
+    monkeypatch.setenv("CTI_AMI_URL", "ami://cti:s3cret@127.0.0.1?name=pbx-a")
+    assert [n.name for n in Settings(_env_file=None).ami_nodes] == ["pbx-a"]
 
 
 def test_bad_ami_url_in_env_fails_at_start(monkeypatch):

@@ -8,12 +8,13 @@
   const popsEl = document.getElementById("pops");
   const idleEl = document.getElementById("idle");
   const template = document.getElementById("pop-template");
-  const pops = new Map(); // "node/linkedid" -> element
+  const pops = new Map(); // pop_id ("node:linkedid:interface") -> card element
   let categories = null;
   let retryMs = 1000;
 
   const text = (el, value) => { el.textContent = value == null || value === "" ? "—" : String(value); };
-  const keyOf = (m) => `${m.node}/${m.linkedid}`;
+  const keyOf = (m) => m.pop_id;
+  const STATUS = { ringing: "ringing", answered: "in call", ended: "ended" };
   const setLink = (s) => text(document.getElementById("link-state"), s);
 
   async function loadCategories() {
@@ -51,10 +52,9 @@
     return data;
   }
 
-  function renderCitizen(section, message, card) {
+  function renderCitizen(section, pop, card) {
     section.replaceChildren();
-    const pop = message.pop || {};
-    const citizen = pop.citizen;
+    const citizen = (pop.citizens || [])[0];
     const h = document.createElement("h3");
     if (citizen) {
       text(h, citizen.name);
@@ -66,15 +66,23 @@
         text(b, flag);
         section.appendChild(b);
       }
-      if (citizen.address) {
+      for (const value of [citizen.address, citizen.notes]) {
+        if (!value) continue;
         const p = document.createElement("p");
-        text(p, citizen.address);
+        text(p, value);
+        section.appendChild(p);
+      }
+      if ((pop.citizens || []).length > 1) {
+        const p = document.createElement("p");
+        p.className = "muted";
+        text(p, `${pop.citizens.length - 1} more profile(s) share this number`);
         section.appendChild(p);
       }
       return;
     }
-    text(h, "Unknown caller — create");
+    text(h, pop.lookup_failed ? "Caller lookup failed — history unavailable" : "Unknown caller — create");
     section.appendChild(h);
+    if (pop.caller && pop.caller.withheld) return; // nothing to file a profile under
     const form = document.createElement("form");
     form.className = "citizen-form";
     const name = document.createElement("input");
@@ -91,11 +99,11 @@
       try {
         const created = await postJson("/api/citizens", {
           name: name.value,
-          phones: [pop.caller_number || message.caller_number],
+          phones: [pop.caller.number],
           county: pop.county || null,
         });
-        pop.citizen = { id: created.id, name: created.name, flags: [] };
-        renderCitizen(section, message, card);
+        pop.citizens = [{ id: created.id, name: created.name, flags: [] }];
+        renderCitizen(section, pop, card);
       } catch (err) {
         button.textContent = `Retry (${err.message})`;
       }
@@ -121,6 +129,7 @@
 
   function showPop(message) {
     const key = keyOf(message);
+    const pop = message.pop || {};
     let card = pops.get(key);
     if (!card) {
       card = template.content.firstElementChild.cloneNode(true);
@@ -131,14 +140,13 @@
       form.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         const result = form.querySelector(".result");
-        const pop = message.pop || {};
         try {
           const t = await postJson("/api/tickets", {
             category: form.category.value,
             description: form.description.value,
             citizen_id: card.dataset.citizenId ? Number(card.dataset.citizenId) : null,
             county: pop.county || null,
-            call: { node: message.node, linkedid: message.linkedid },
+            call: { node: pop.node, linkedid: pop.linkedid },
           });
           text(result, `Ticket ${t.number} created.`);
           form.description.value = "";
@@ -147,20 +155,22 @@
         }
       });
     }
-    const pop = message.pop || {};
+    const caller = pop.caller || {};
+    const citizen = (pop.citizens || [])[0];
     const field = (name) => card.querySelector(`[data-field=${name}]`);
-    text(field("caller_label"), (pop.citizen && pop.citizen.name) || pop.caller_number || "Withheld number");
-    text(field("caller_number"), pop.caller_number || "withheld");
-    text(field("caller_name"), pop.caller_name);
+    text(field("caller_label"), (citizen && citizen.name) || caller.number || "Withheld number");
+    text(field("caller_number"), caller.number || "withheld");
+    text(field("caller_name"), caller.name);
     text(field("county"), pop.county);
     text(field("did"), pop.did);
     text(field("queue"), pop.queue);
-    text(field("status"), message.answered ? "in call" : "ringing");
-    renderCitizen(card.querySelector(".citizen"), message, card);
+    text(field("status"), STATUS[pop.state] || "ringing");
+    renderCitizen(card.querySelector(".citizen"), pop, card);
     renderList(card.querySelector(".tickets"), pop.open_tickets,
-      (t) => `${t.number} · ${t.status} · ${t.category || ""} · ${t.description || ""}`);
-    renderList(card.querySelector(".calls"), pop.recent_calls,
+      (t) => `${t.number} · ${t.status} · ${t.description || ""}`);
+    renderList(card.querySelector(".calls"), pop.last_calls,
       (c) => `${c.started_at || ""} · ${c.disposition || ""} · ${c.queue || ""}`);
+    if (pop.truncated) card.querySelector(".calls").insertAdjacentText("afterend", "(older history not shown)");
     idleEl.hidden = true;
   }
 

@@ -74,13 +74,23 @@ async def test_agent_without_a_phone_is_refused(server, make_user):
     assert await _close_code(base, await _cookie(base, await make_user(Role.AGENT))) == 4403
 
 
-def _pop(interface: str, linkedid: str, **extra) -> dict:
+def _pop_id(interface: str, linkedid: str) -> str:
+    return f"pbx1:{linkedid}:{interface}"
+
+
+def _pop(interface: str, linkedid: str) -> dict:
+    """A message as cti.ami.relay publishes it (payload trimmed to what the hub reads)."""
     return {
         "type": "pop",
-        "node": "pbx1",
-        "linkedid": linkedid,
         "interface": interface,
-        "pop": {"caller_number": "13800138000", "caller_name": "Citizen", **extra},
+        "pop_id": _pop_id(interface, linkedid),
+        "pop": {
+            "pop_id": _pop_id(interface, linkedid),
+            "state": "ringing",
+            "node": "pbx1",
+            "linkedid": linkedid,
+            "caller": {"number": "13800138000", "name": "Citizen", "withheld": False},
+        },
     }
 
 
@@ -94,7 +104,7 @@ async def test_pop_reaches_only_the_ringing_agent_and_survives_a_reconnect(serve
         assert (await _recv(ws2))["type"] == "hello"
         await bus.publish("screenpop", _pop("PJSIP/7101", "1795710920.0"))
         got = await _recv(ws1)
-        assert got["type"] == "pop" and got["linkedid"] == "1795710920.0"
+        assert got["type"] == "pop" and got["pop"]["linkedid"] == "1795710920.0"
         with pytest.raises(TimeoutError):
             await _recv(ws2, timeout=0.3)
 
@@ -103,15 +113,14 @@ async def test_pop_reaches_only_the_ringing_agent_and_survives_a_reconnect(serve
     async with _ws(base, ringing) as ws:
         assert (await _recv(ws))["type"] == "hello"
         again = await _recv(ws)
-        assert again["type"] == "pop" and again["linkedid"] == "1795710920.0"
+        assert again["type"] == "pop" and again["pop"]["linkedid"] == "1795710920.0"
         with pytest.raises(TimeoutError):
             await _recv(ws, timeout=0.3)
         await bus.publish(
             "screenpop",
             {
                 "type": "withdraw",
-                "node": "pbx1",
-                "linkedid": "1795710920.0",
+                "pop_id": _pop_id("PJSIP/7101", "1795710920.0"),
                 "interface": "PJSIP/7101",
                 "reason": "answered_elsewhere",
             },
@@ -131,12 +140,16 @@ async def test_answered_pop_stays_pending_for_the_answering_agent(server, make_u
     await bus.publish("screenpop", _pop("PJSIP/7201", "1795711939.2"))
     await bus.publish(
         "screenpop",
-        {"type": "answered", "node": "pbx1", "linkedid": "1795711939.2", "interface": "PJSIP/7201"},
+        {
+            "type": "answered",
+            "pop_id": _pop_id("PJSIP/7201", "1795711939.2"),
+            "interface": "PJSIP/7201",
+        },
     )
     async with _ws(base, cookie) as ws:
         await _recv(ws)
         pending = await _recv(ws)
-        assert pending["type"] == "pop" and pending["answered"] is True
+        assert pending["type"] == "pop" and pending["pop"]["state"] == "answered"
 
 
 async def test_healthz_counts_the_hub(server, make_user):

@@ -1,0 +1,47 @@
+"""From the call tracker to the agents' browsers: the AMI side's ``publish`` callback.
+
+``ScreenPopRelay`` is what ``AmiService`` awaits for each domain event, in order. Call
+events go to ``ScreenPop`` (which decides and looks the caller up); agent phone states go
+straight out. Everything leaves on the bus channel ``screenpop`` with the agent's
+``interface`` added, for ``cti.web.hub.AgentHub`` -- in this process or another one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cti.ami.events import AgentStateChanged, DomainEvent
+from cti.ami.screenpop import ScreenPop
+from cti.bus import SCREENPOP_CHANNEL, Bus, BusError
+
+log = logging.getLogger(__name__)
+
+
+class ScreenPopRelay:
+    def __init__(self, bus: Bus, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._bus = bus
+        self.screen_pop = ScreenPop(session_factory, self.push)
+
+    async def push(self, agent_interface: str, message: dict[str, Any]) -> None:
+        """One message for one agent's browsers."""
+        try:
+            await self._bus.publish(SCREENPOP_CHANNEL, {**message, "interface": agent_interface})
+        except BusError:
+            # Too large even after build_pop trimmed it, or a bad channel: a bug, not a
+            # reason to stop relaying the next calls.
+            log.exception("screen-pop message not sent", extra={"interface": agent_interface})
+
+    async def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, AgentStateChanged):
+            await self.push(
+                event.agent_interface,
+                {"type": "agent_state", "node": event.node, "state": event.state},
+            )
+            return
+        await self.screen_pop.handle(event)
+
+    async def drain(self) -> None:
+        await self.screen_pop.drain()
