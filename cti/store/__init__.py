@@ -1,7 +1,28 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all
 on ``Base.metadata`` (Alembic's env and the tests rely on that)."""
 
-from cti.store import audit, calls, catalog, citizens, counties, tickets, users
+from cti.store import (
+    audit,
+    calls,
+    catalog,
+    citizens,
+    counties,
+    recordings,
+    routing,
+    tickets,
+    users,
+)
 from cti.store.base import Base
 
-__all__ = ["Base", "audit", "calls", "catalog", "citizens", "counties", "tickets", "users"]
+__all__ = [
+    "Base",
+    "audit",
+    "calls",
+    "catalog",
+    "citizens",
+    "counties",
+    "recordings",
+    "routing",
+    "tickets",
+    "users",
+]
