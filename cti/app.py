@@ -30,7 +30,9 @@ from cti.web import (
     health,
     login,
     pages,
+    recordings,
     reference,
+    routing,
     tickets,
     users,
 )
@@ -179,5 +181,7 @@ def create_app(
         app.include_router(agent.router)
         app.include_router(tickets.router)
         app.include_router(citizens.router)
+        app.include_router(routing.router)
+        app.include_router(recordings.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

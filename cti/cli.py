@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cti import accounts, logs
 from cti.agi import cli as agi_cli
 from cti.ami import cli as ami_cli
+from cti.recordings import cli as recordings_cli
+from cti.routing import cli as routing_cli
 from cti.settings import Settings
 
 log = logging.getLogger("cti")
@@ -282,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     _register_users(cmd)
     agi_cli.register(cmd)
     ami_cli.register(cmd)
+    routing_cli.register(cmd)
+    recordings_cli.register(cmd)
     return parser
 
 
