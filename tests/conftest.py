@@ -32,7 +32,21 @@ from cti.store.db import make_engine, make_session_factory
 from cti.store.users import Role
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TRACES_DIR = (REPO_ROOT.parent / "shared" / "asterisk-traces").resolve()
+
+
+def _find_traces() -> Path:
+    """The captured Asterisk 22 traces: ``CTI_TRACES_DIR``, else ``../shared`` next to the
+    checkout (the usual layout), else the team machine's ``/work/shared``."""
+    if os.environ.get("CTI_TRACES_DIR"):
+        return Path(os.environ["CTI_TRACES_DIR"]).resolve()
+    candidates = [
+        REPO_ROOT.parent / "shared" / "asterisk-traces",
+        Path("/work/shared/asterisk-traces"),
+    ]
+    return next((c.resolve() for c in candidates if c.is_dir()), candidates[0])
+
+
+TRACES_DIR = _find_traces()
 
 
 def _local_postgres_up(host: str = "127.0.0.1", port: int = 5432) -> bool:

@@ -5,8 +5,10 @@ agent whose phone rings sees the caller; the other agent sees nothing.
 
 Three things are changed in the captured bytes, and only these: the caller's name becomes
 ``<img src=x onerror=...>`` (what a hostile caller can put in a SIP From display name;
-it has no quote or backslash, so Asterisk would send it unescaped), and the caller's
-number becomes one only this test uses (so citizens made by other tests cannot match).
+it has no quote or backslash, so Asterisk would send it unescaped), the caller's number
+becomes one only this test uses (so citizens made by other tests cannot match), and the
+agent's phone PJSIP/1001 becomes PJSIP/8801 (interfaces are unique per user, and other
+tests in the same database use 1001).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ pytestmark = pytest.mark.e2e
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 CAPTURED_NUMBER = b"13800138000"
 CAPTURED_NAME = b"Citizen North"
+CAPTURED_PHONE = b"PJSIP/1001"
+RINGING_PHONE = "PJSIP/8801"
 
 
 def _call_stream(number: str) -> tuple[bytes, bytes, bytes]:
@@ -40,8 +44,10 @@ def _call_stream(number: str) -> tuple[bytes, bytes, bytes]:
     and the rest (hangup)."""
     data = trace("ami-answered-queue-call.txt")
     assert CAPTURED_NUMBER in data and CAPTURED_NAME in data
-    data = data.replace(CAPTURED_NUMBER, number.encode()).replace(
-        CAPTURED_NAME, HOSTILE_NAME.encode()
+    data = (
+        data.replace(CAPTURED_NUMBER, number.encode())
+        .replace(CAPTURED_NAME, HOSTILE_NAME.encode())
+        .replace(CAPTURED_PHONE, RINGING_PHONE.encode())
     )
     ringing, rest = split_after(without_login(data), is_event("AgentCalled"))
     answered, ended = split_after(rest, is_event("AgentConnect"))
@@ -76,8 +82,8 @@ async def _known_caller(session_factory, number: str, agent: str) -> str:
 async def test_the_ringing_agent_sees_the_caller_and_nobody_else_does(
     browser, settings, database_url, engine, session_factory, seeded, make_user
 ):
-    ringing_agent = await make_user(Role.AGENT, interface="PJSIP/1001")
-    other_agent = await make_user(Role.AGENT, interface="PJSIP/1002")
+    ringing_agent = await make_user(Role.AGENT, interface=RINGING_PHONE)
+    other_agent = await make_user(Role.AGENT, interface="PJSIP/8802")
     number = "1380013" + "".join(secrets.choice("0123456789") for _ in range(4))
     ticket_number = await _known_caller(session_factory, number, other_agent)
     ringing, answered, ended = _call_stream(number)

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import TRACES_DIR
+
 MARK = re.compile(rb"### (ASTERISK -> AGI|AGI -> ASTERISK) \+([0-9.]+)s (\d+) bytes ###\n")
-TRACES = Path(__file__).resolve().parents[3].parent / "shared" / "asterisk-traces"
+TRACES = TRACES_DIR
 CAPTURE2_AGI = TRACES / "capture2" / "agi"
 
 
