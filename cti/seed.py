@@ -19,6 +19,7 @@ from cti import accounts
 from cti.settings import PROJECT_ROOT
 from cti.store.catalog import ServiceCategory
 from cti.store.counties import County
+from cti.store.routing import RoutingDid
 from cti.store.users import Role, User
 
 REFERENCE_DIR = PROJECT_ROOT / "db" / "reference"
@@ -52,6 +53,21 @@ async def seed_counties(session: AsyncSession, counties: list[dict[str, str]]) -
         )
         await session.execute(stmt)
     return len(counties)
+
+
+async def seed_routing(session: AsyncSession, counties: list[dict[str, str]]) -> int:
+    """The default routing: one DID rule per county that has a ``did``. Only on a fresh
+    install (no DID rule yet), so a re-seed never undoes an admin's routing changes."""
+    if await session.scalar(select(RoutingDid.id).limit(1)):
+        return 0
+    ids = dict((await session.execute(select(County.code, County.id))).all())
+    rows = [
+        {"did": str(c["did"]), "county_id": ids[c["code"]], "position": i}
+        for i, c in enumerate(c for c in counties if c.get("did"))
+    ]
+    if rows:
+        await session.execute(insert(RoutingDid), rows)
+    return len(rows)
 
 
 async def seed_catalog(session: AsyncSession, catalog: list[dict[str, Any]]) -> int:
@@ -97,7 +113,9 @@ async def ensure_first_admin(session: AsyncSession, username: str = "admin") -> 
 
 async def seed(session: AsyncSession, reference_dir: Path = REFERENCE_DIR) -> SeedResult:
     """Load reference data and create the first admin if needed (caller commits)."""
-    counties = await seed_counties(session, load_counties(reference_dir / "counties.yaml"))
+    county_rows = load_counties(reference_dir / "counties.yaml")
+    counties = await seed_counties(session, county_rows)
+    await seed_routing(session, county_rows)
     categories = await seed_catalog(session, load_yaml(reference_dir / "service_catalog.yaml"))
     password = await ensure_first_admin(session)
     return SeedResult(counties, categories, ("admin", password) if password else None)

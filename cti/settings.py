@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "var"
     recordings_dir: Path = PROJECT_ROOT / "recordings"
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk_conf"
+    #: The AMI user that applies routing (reload + read back the dialplan): the
+    #: ``[cti_routing]`` user of manager.conf, ``ami://cti_routing:SECRET@127.0.0.1:5038``.
+    #: Unset: routing can be edited, rendered and simulated, but not applied.
+    routing_ami_url: str | None = None
     #: Secret for signing. Unset: generated once into ``data_dir/secret_key``.
     secret_key: SecretStr | None = None
     #: Name of this Asterisk node in single-node installs (stored on every call row).
@@ -117,6 +121,17 @@ class Settings(BaseSettings):
         for url in value:
             parse_ami_url(url)
         return value
+
+    @field_validator("routing_ami_url")
+    @classmethod
+    def _check_routing_ami_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_ami_url(value)
+        return value or None
+
+    @property
+    def routing_ami_node(self) -> AmiNode | None:
+        return parse_ami_url(self.routing_ami_url) if self.routing_ami_url else None
 
     @property
     def ami_nodes(self) -> list[AmiNode]:

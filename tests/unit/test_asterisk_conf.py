@@ -22,7 +22,7 @@ _SETTING = re.compile(r"([A-Za-z0-9_.()/-]+)\s*=>?\s*(.*)")
 
 
 #: Files included in the middle of a section: their settings continue that section.
-FRAGMENTS = {"manager_cti_secret.conf.example"}
+FRAGMENTS = {"manager_cti_secret.conf.example", "manager_cti_routing_secret.conf.example"}
 
 
 def parse(path: Path) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
@@ -154,6 +154,26 @@ def test_manager_is_loopback_least_privilege_and_has_no_secret():
     assert "#tryinclude manager_cti_secret.conf" in (CONF / "manager.conf").read_text()
     [(section, _, items)] = parse(CONF / "manager_cti_secret.conf.example")
     assert section == "" and [k for k, _ in items] == ["secret"]  # continues [cti]
+
+
+def test_routing_apply_user_has_only_reload_and_read_back_rights():
+    """cti.routing applies with its own user: Reload needs config or system, ShowDialPlan
+    config or reporting (Asterisk 22 manager.c/pbx.c); config would also let it rewrite
+    any config file (UpdateConfig), so it gets system,reporting and reads nothing."""
+    users = [name for name, _, _ in parse(CONF / "manager.conf") if name != "general"]
+    assert users == ["cti", "cti_routing"]
+    routing = settings_of(CONF / "manager.conf", "cti_routing")
+    assert "secret" not in routing
+    assert routing["deny"] == ["0.0.0.0/0.0.0.0"]
+    assert routing["permit"] == ["127.0.0.1/255.255.255.255"]
+    assert routing["read"] == ["none"]
+    write = set(routing["write"][0].split(","))
+    assert write == {"system", "reporting"}
+    assert not write & {"all", "config", "command", "originate", "call", "agent"}
+    text = (CONF / "manager.conf").read_text()
+    assert text.rstrip().endswith("#tryinclude manager_cti_routing_secret.conf")
+    [(section, _, items)] = parse(CONF / "manager_cti_routing_secret.conf.example")
+    assert section == "" and [k for k, _ in items] == ["secret"]
 
 
 def test_no_shell_and_nothing_that_downloads():

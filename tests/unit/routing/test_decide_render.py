@@ -1,0 +1,146 @@
+"""The simulator (``decide``) and the dialplan (``render``) agree, call for call.
+
+The dialplan side is not the renderer's data: ``dialplan_model.Dialplan`` reads the
+rendered *text* back and runs it the way Asterisk would. A generated table of callers x
+DIDs x times (holidays, window edges, both sides of midnight in three time zones, queues
+with and without agents) must give the same county, queue and action both ways.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cti.routing.decide import compile_table, decide
+from cti.routing.render import parse_entries, render
+from cti.routing.rules import check
+from tests.unit.routing.dialplan_model import Dialplan
+from tests.unit.routing.sample import CATALOG, SEEDED, rich
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[3]
+
+CALLERS = [
+    "", "138", "1380", "13800138000", "1380013", "13800130", "+8613900139000", "+86139",
+    "07911234567", "0791", "15012345678", "+8613800138000", "1390013",
+]  # fmt: skip
+DIDS = ["9615601", "9615602", "12345", "+8612345", "9615609", "1234"]
+
+
+def times() -> list[datetime]:
+    base = [
+        datetime(2027, 1, 1, 3, 0, tzinfo=UTC),  # holiday in Shanghai (11:00 local)
+        datetime(2027, 1, 4, 0, 0, tzinfo=UTC),  # Monday 08:00 Shanghai: opens
+        datetime(2027, 1, 3, 23, 59, tzinfo=UTC),  # Monday 07:59 Shanghai: not yet
+        datetime(2027, 1, 4, 9, 59, tzinfo=UTC),  # 17:59 Shanghai: last open minute
+        datetime(2027, 1, 4, 10, 0, tzinfo=UTC),  # 18:00 Shanghai: closed
+        datetime(2027, 1, 9, 1, 30, tzinfo=UTC),  # Saturday 09:30 Shanghai
+        datetime(2027, 1, 5, 15, 0, tzinfo=UTC),  # Tuesday 10:00 New York
+        datetime(2027, 1, 5, 15, 30, tzinfo=UTC),  # Tuesday 10:30 New York: closed
+        datetime(2027, 1, 4, 22, 59, tzinfo=UTC),  # Monday 23:59 Berlin
+        datetime(2027, 1, 4, 23, 0, tzinfo=UTC),  # Tuesday 00:00 Berlin: closed
+        datetime(2027, 2, 6, 12, 0, tzinfo=UTC),
+    ]
+    return base + [base[1] + timedelta(hours=h) for h in range(0, 168, 7)]
+
+
+def both(rules_data, *, caller, did, at, empty=()):
+    rules = check(rules_data, CATALOG)
+    table = compile_table(rules, CATALOG)
+    decision = decide(table, caller=caller, did=did, at=at, empty_queues=empty)
+    outcome = Dialplan(render(table).text).run(caller=caller, did=did, at=at, empty_queues=empty)
+    return decision, outcome
+
+
+def assert_agree(decision, outcome):
+    assert decision.action == outcome.action
+    if decision.action == "reject":
+        return
+    assert outcome.variables["COUNTY"] == decision.county
+    assert outcome.variables["DID"] == decision.did
+    if decision.action == "queue":
+        assert outcome.variables["COUNTY_QUEUE"] == decision.queue
+        assert outcome.variables.get("CTI_QUEUE_WAIT") == (
+            str(decision.overflow_after_s) if decision.overflow_after_s else None
+        )
+        assert outcome.variables.get("CTI_OVERFLOW_QUEUE") == decision.overflow_queue
+    if decision.action == "voicemail":
+        assert outcome.mailbox == decision.mailbox
+
+
+@pytest.mark.parametrize("empty", [(), ("county-north", "county-west")], ids=["staffed", "empty"])
+def test_simulator_and_rendered_dialplan_agree_on_a_table_of_calls(empty):
+    data = rich()
+    rules = check(data, CATALOG)
+    table = compile_table(rules, CATALOG)
+    dialplan = Dialplan(render(table).text)
+    seen = set()
+    for caller, did, at in itertools.product(CALLERS, DIDS, times()):
+        decision = decide(table, caller=caller, did=did, at=at, empty_queues=empty)
+        assert_agree(decision, dialplan.run(caller=caller, did=did, at=at, empty_queues=empty))
+        seen.add((decision.action, decision.rule))
+    # the table reaches every kind of answer, so the agreement is not vacuous
+    assert {action for action, _ in seen} == {"queue", "voicemail", "callback", "reject"}
+    assert {rule for _, rule in seen} >= {
+        "dids.0", "dids.1", "dids.3", "default_county",
+        "prefixes.0", "prefixes.1", "prefixes.2", "prefixes.3", "prefixes.4",
+    }  # fmt: skip
+
+
+def test_precedence_longest_prefix_then_did_specific_then_did_then_default():
+    at = datetime(2027, 1, 4, 2, 0, tzinfo=UTC)
+    table = compile_table(check(rich(), CATALOG), CATALOG)
+
+    def rule(caller, did):
+        return decide(table, caller=caller, did=did, at=at).rule
+
+    assert rule("13800138000", "9615601") == "prefixes.1"  # 1380013 beats 138
+    assert rule("13800138000", "12345") == "prefixes.2"  # DID-specific 1380013 beats global
+    assert rule("13812345678", "12345") == "prefixes.0"
+    assert rule("1380013", "9615601") == "prefixes.0"  # a prefix needs a longer caller
+    assert rule("15012345678", "12345") == "default_county"
+    assert rule("", "9615601") == "dids.0"  # anonymous
+    assert rule("07911234567", "9615601") == "dids.0"  # 0791 is only for 9615602
+    assert rule("07911234567", "9615602") == "prefixes.4"
+    assert decide(table, caller="1", did="999", at=at).action == "reject"
+
+
+def test_the_seeded_rules_render_the_shipped_include_exactly():
+    rendered = render(compile_table(check(SEEDED, CATALOG), CATALOG))
+    assert rendered.text == (ROOT / "asterisk_conf" / "extensions_routing.conf").read_text()
+    assert parse_entries(rendered.text) == rendered.entries
+    assert rendered.contexts == ("hotline-routing",)
+
+
+def test_rendering_is_deterministic_and_order_independent():
+    data = rich()
+    first = render(compile_table(check(data, CATALOG), CATALOG)).text
+    data["dids"].reverse()
+    data["counties"].reverse()
+    again = render(compile_table(check(data, CATALOG), CATALOG)).text
+    assert first == again
+
+
+CALLER = st.one_of(
+    st.just(""),
+    st.text(alphabet="0123456789", min_size=1, max_size=16),
+    st.sampled_from(["138", "1380013", "+86139", "0791"]).flatmap(
+        lambda p: st.text(alphabet="0123456789", max_size=8).map(lambda s: p + s)
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    caller=CALLER,
+    did=st.sampled_from(DIDS),
+    at=st.datetimes(
+        min_value=datetime(2026, 12, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)
+    ),
+    empty=st.sets(st.sampled_from(sorted(CATALOG.queues))),
+)
+def test_simulator_and_dialplan_agree_on_generated_calls(caller, did, at, empty):
+    assert_agree(*both(rich(), caller=caller, did=did, at=at, empty=frozenset(empty)))
