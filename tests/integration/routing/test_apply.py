@@ -1,0 +1,176 @@
+"""Apply against a small AMI server over real TCP, with the real database and the real
+asterisklint: success, a reload that fails, and a live dialplan that does not match the
+rendered one (the last two must put the previous file back and reload it)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cti.routing import repo
+from cti.routing.ami_client import RoutingAmi
+from cti.routing.lint import LintResult
+from cti.routing.render import FILENAME, parse_entries
+from cti.routing.service import Actor, ApplyBusy, RoutingService
+from cti.settings import AmiNode
+from cti.store.audit import AuditEntry
+from tests.integration.routing.fake_pbx import FakePbx
+
+ROOT = Path(__file__).resolve().parents[3]
+ACTOR = Actor(None, "tester", "127.0.0.1")
+
+SEEDED = {
+    "dids": [
+        {"did": "9615601", "county": "north"},
+        {"did": "9615602", "county": "south"},
+        {"did": "9615603", "county": "east"},
+        {"did": "9615604", "county": "west"},
+    ]
+}
+CHANGED = {
+    "default_county": "north",
+    "dids": [*SEEDED["dids"], {"did": "12345"}],
+    "prefixes": [{"prefix": "1380013", "county": "south"}],
+    "counties": [
+        {
+            "county": "north",
+            "timezone": "Asia/Shanghai",
+            "hours": [{"days": ["mon", "tue"], "start": "08:00", "end": "18:00"}],
+            "after_hours": {"action": "callback"},
+            "overflow_queue": "county-west",
+            "overflow_when_empty": True,
+        }
+    ],
+}
+
+
+@pytest.fixture
+async def conf_dir(tmp_path) -> Path:
+    folder = tmp_path / "asterisk"
+    shutil.copytree(ROOT / "asterisk_conf", folder)
+    return folder
+
+
+@pytest.fixture
+async def pbx(conf_dir):
+    fake = FakePbx(conf_dir)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def service(conf_dir, pbx, session_factory, seeded):
+    node = AmiNode("test", "127.0.0.1", pbx.port, "cti_routing", "s3cret")
+    svc = RoutingService(conf_dir, lambda: RoutingAmi(node, timeout=5))
+    async with session_factory() as db:
+        await svc.save(db, SEEDED, ACTOR)
+    yield svc
+    async with session_factory() as db:  # leave the shared database as seeded
+        await svc.save(db, SEEDED, ACTOR)
+
+
+async def test_apply_writes_reloads_verifies_and_records_a_version(
+    service, pbx, conf_dir, session_factory
+):
+    async with session_factory() as db:
+        await service.save(db, CHANGED, ACTOR)
+        report = await service.apply(db, ACTOR)
+    assert report.outcome.ok, report.outcome
+    text = (conf_dir / FILENAME).read_text()
+    assert "exten => 12345/_1380013.,1,Set(__COUNTY=south)" in text
+    assert "[hotline-county-north]" in text
+    assert pbx.loaded == list(parse_entries(text))
+    assert [a["Action"] for a in pbx.actions] == ["Login", "Reload", "ShowDialPlan", "Logoff"]
+    assert pbx.actions[0]["Events"] == "off"
+    assert pbx.actions[1]["Module"] == "pbx_config"
+    version = report.version
+    assert version.result == "applied" and version.text == text
+    assert version.author_name == "tester" and len(version.sha256) == 64
+    assert "+exten => 12345,1,Set(__COUNTY=north)" in version.diff
+    assert version.lint_output == ""
+    async with session_factory() as db:
+        entry = await db.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "routing.apply", AuditEntry.object_id == str(version.id)
+            )
+        )
+        assert entry is not None and entry.detail["result"] == "applied"
+
+
+@pytest.mark.parametrize("fault", ["reload_fails", "live_differs"])
+async def test_a_failed_apply_restores_the_previous_file_and_reloads_it(
+    service, pbx, conf_dir, session_factory, fault
+):
+    before = (conf_dir / FILENAME).read_bytes()
+    if fault == "reload_fails":
+        pbx.fail_reloads = 1
+    else:
+        pbx.tamper = True
+    async with session_factory() as db:
+        await service.save(db, CHANGED, ACTOR)
+        report = await service.apply(db, ACTOR)
+    outcome = report.outcome
+    assert not outcome.ok and outcome.restored is True
+    assert (conf_dir / FILENAME).read_bytes() == before
+    assert pbx.reloads == 2  # the new file, then the previous one again
+    if fault == "reload_fails":
+        assert "A reload is in progress" in outcome.error
+        assert pbx.loaded == list(parse_entries(before.decode()))
+    else:
+        assert "the live dialplan is not the rendered one" in outcome.error
+    assert report.version.result == "failed" and report.version.error == outcome.error
+    assert "previous file restored" in outcome.steps
+
+
+async def test_lint_failure_writes_nothing(service, pbx, conf_dir, session_factory):
+    before = (conf_dir / FILENAME).read_bytes()
+    service.lint = lambda text, folder: LintResult(False, "E_APP_MISSING: app 'Foo'")
+    async with session_factory() as db:
+        await service.save(db, CHANGED, ACTOR)
+        report = await service.apply(db, ACTOR)
+    assert not report.outcome.ok and report.version.lint_output.startswith("E_APP_MISSING")
+    assert (conf_dir / FILENAME).read_bytes() == before and pbx.reloads == 0
+
+
+async def test_an_unreachable_asterisk_leaves_the_previous_file(
+    service, pbx, conf_dir, session_factory
+):
+    before = (conf_dir / FILENAME).read_bytes()
+    await pbx.stop()
+    async with session_factory() as db:
+        await service.save(db, CHANGED, ACTOR)
+        report = await service.apply(db, ACTOR)
+    assert not report.outcome.ok and report.outcome.restored is False
+    assert "cannot reach AMI" in report.outcome.error
+    assert (conf_dir / FILENAME).read_bytes() == before
+
+
+async def test_rollback_restores_an_old_version_and_its_rules(
+    service, pbx, conf_dir, session_factory
+):
+    async with session_factory() as db:
+        first = (await service.apply(db, ACTOR)).version
+        await service.save(db, CHANGED, ACTOR)
+        second = (await service.apply(db, ACTOR)).version
+        assert second.text != first.text
+        report = await service.rollback(db, first.id, ACTOR)
+    assert report.outcome.ok and report.version.rollback_of == first.id
+    assert (conf_dir / FILENAME).read_text() == first.text == report.version.text
+    async with session_factory() as db:
+        assert (await repo.load_rules(db)).as_data() == first.rules
+
+
+async def test_only_one_apply_at_a_time(service, session_factory):
+    from sqlalchemy import text
+
+    from cti.routing.service import APPLY_LOCK
+
+    async with session_factory() as holder, session_factory() as db:
+        await holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK})
+        with pytest.raises(ApplyBusy):
+            await service.apply(db, ACTOR)
+        await holder.rollback()
