@@ -14,9 +14,13 @@ router = APIRouter()
 #: What each role may open from the home page (the role consoles add themselves here).
 LINKS: dict[Role, list[tuple[str, str]]] = {
     Role.AGENT: [("/agent", "Agent console")],
-    Role.INSPECTOR: [],
-    Role.SUPERVISOR: [],
-    Role.ADMIN: [("/api/users", "Users (JSON)"), ("/api/audit", "Audit log (JSON)")],
+    Role.INSPECTOR: [("/recordings", "Recordings")],
+    Role.SUPERVISOR: [("/recordings", "Recordings")],
+    Role.ADMIN: [
+        ("/recordings", "Recordings"),
+        ("/api/users", "Users (JSON)"),
+        ("/api/audit", "Audit log (JSON)"),
+    ],
 }
 COMMON_LINKS = [
     ("/api/me", "My profile (JSON)"),
