@@ -183,6 +183,69 @@ def classic_run(requests: int, concurrency: int, data_dir: Path) -> float:
     return requests / (time.perf_counter() - began)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                out += [int(c) for c in handle.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _postgres_pids(database: str) -> list[int]:
+    """Postgres's own processes and the backends of ``database`` (not other databases':
+    other work on this machine is not ours to count)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if not cmdline.startswith("postgres"):
+            continue
+        backend = re.match(r"postgres: [^:]+: (\S+) (\S+) ", cmdline)
+        if backend is None or backend.group(2) == database:
+            pids.append(int(entry))
+    return pids
+
+
+def cpu_snapshot(server_pid: int, database: str) -> dict[str, float]:
+    """CPU seconds used so far by the client (this process), the FastAGI server, its
+    writer child and Postgres."""
+    usage = os.times()
+    return {
+        "client": usage.user + usage.system,
+        "server": _cpu_seconds(server_pid),
+        "writer": sum(_cpu_seconds(c) for c in _children(server_pid)),
+        "postgres": sum(_cpu_seconds(p) for p in _postgres_pids(database)),
+    }
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all processes, all cores)."""
+    with open("/proc/stat") as handle:
+        ticks = [int(t) for t in handle.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK  # minus idle and iowait
+
+
 def quantile_ms(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -267,7 +330,12 @@ async def main() -> None:
                 warm_up = range(args.calls, args.calls + 200)  # other calls than measured
                 await fastagi_run(port, warm_up, args.concurrency)
                 stage(f"{args.calls} calls")
+                cpu_before = cpu_snapshot(server.pid, name)
+                busy_before = machine_busy()
                 elapsed, latencies = await fastagi_run(port, range(args.calls), args.concurrency)
+                cpu_after = cpu_snapshot(server.pid, name)
+                cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+                other_cpu = machine_busy() - busy_before - sum(cpu.values())
                 sweep = []
                 offset = args.calls + 1000
                 for concurrency in [int(c) for c in args.sweep.split(",") if c]:
@@ -325,6 +393,11 @@ async def main() -> None:
             f"FastAGI:        {rate:8,.0f} requests/s (target >= 3,000: {meets(rate >= 3000)})",
             f"answer latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
             f"(target p99 < 5 ms: {meets(p99 < 5)})",
+            "CPU per request: "
+            + ", ".join(f"{k} {v / requests * 1e6:.0f} us" for k, v in cpu.items())
+            + f" (total {sum(cpu.values()) / requests * 1e6:.0f} us; "
+            f"{sum(cpu.values()) / elapsed:.2f} cores busy with them, "
+            f"{max(other_cpu, 0) / elapsed:.2f} with other processes)",
             *(
                 f"  (concurrency {c:2}: {2 * n / el:6,.0f} requests/s, "
                 f"p50 {quantile_ms(lt, 0.5):.2f} ms, p99 {quantile_ms(lt, 0.99):.2f} ms)"

@@ -22,8 +22,8 @@ from typing import BinaryIO, TextIO
 from cti.agi import protocol
 from cti.agi.handlers import HANDLERS, AgiRequest, HandlerContext
 from cti.agi.journal import Journal, journal_dir
+from cti.agi.protocol import STATUS_VARIABLE
 from cti.agi.records import RecordRejected
-from cti.agi.session import STATUS_VARIABLE
 
 MAX_LINE = 64 * 1024
 

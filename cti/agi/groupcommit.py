@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from cti.agi.journal import Journal
 
 log = logging.getLogger("cti.agi.journal")
+Done = Callable[[BaseException | None], None]
 
 
 class CommitterStopped(RuntimeError):
@@ -43,9 +45,9 @@ class GroupCommitter:
         self._journal = journal
         self._window = window
         self._on_commit = on_commit
-        self._lock = threading.Lock()
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
-        self._wake = threading.Event()
+        #: (payload, done) pairs, or None to stop. A SimpleQueue: put() is one C call
+        #: that also wakes the thread (no lock + Event.set per record).
+        self._queue: queue.SimpleQueue[tuple[bytes, Done] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -62,7 +64,7 @@ class GroupCommitter:
     async def stop(self) -> None:
         """Write what is queued, then stop. Later appends raise ``CommitterStopped``."""
         self._stopping = True
-        self._wake.set()
+        self._queue.put(None)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
@@ -73,19 +75,45 @@ class GroupCommitter:
         if self._stopping or self._thread is None or self._loop is None:
             raise CommitterStopped("the journal is not accepting records")
         future: asyncio.Future[None] = self._loop.create_future()
-        with self._lock:
-            self._pending.append((payload, future))
-        self._wake.set()
+
+        def done(exc: BaseException | None) -> None:
+            if future.done():  # the caller gave up (timeout): it was not acknowledged
+                return
+            if exc is None:
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+
+        self.submit(payload, done)
         await future
 
+    def submit(self, payload: bytes, done: Done) -> None:
+        """``append`` without a coroutine: queue one record and call ``done(None)`` on
+        the event loop once it is durable, or ``done(exc)`` if it could not be written
+        (``CommitterStopped`` is raised at once). Call it from the event loop."""
+        if self._stopping or self._thread is None or self._loop is None:
+            raise CommitterStopped("the journal is not accepting records")
+        self._queue.put((payload, done))
+
     def _run(self) -> None:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
         while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._window:
-                time.sleep(self._window)
-            with self._lock:
-                group, self._pending = self._pending, []
+            first = get()  # blocks until a record (or the stop marker) arrives
+            if self._window and first is not None:
+                time.sleep(self._window)  # let the group fill
+            group = []
+            stop = first is None
+            if first is not None:
+                group.append(first)
+            while True:  # everything queued meanwhile joins this group
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    group.append(item)
             if group:
                 try:
                     self._journal.append([payload for payload, _ in group])
@@ -96,31 +124,25 @@ class GroupCommitter:
                     self.groups += 1
                     self.records += len(group)
                     self._resolve(group, None)
-                self._wake.set()  # look again: more may have queued meanwhile
-                continue
-            if self._stopping:
+            if stop:
+                # A record queued after the marker (a submit racing stop) was taken
+                # above; nothing can be queued now that _stopping is set.
                 return
 
-    def _resolve(
-        self, group: list[tuple[bytes, asyncio.Future[None]]], exc: Exception | None
-    ) -> None:
+    def _resolve(self, group: list[tuple[bytes, Done]], exc: Exception | None) -> None:
         assert self._loop is not None
         try:
             self._loop.call_soon_threadsafe(self._settle, group, exc)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
-    def _settle(
-        self, group: list[tuple[bytes, asyncio.Future[None]]], exc: Exception | None
-    ) -> None:
+    def _settle(self, group: list[tuple[bytes, Done]], exc: Exception | None) -> None:
         if exc is not None:
             log.error("journal append failed", extra={"error": str(exc)})
-        for _, future in group:
-            if future.done():  # the session gave up (timeout): it was not acknowledged
-                continue
-            if exc is None:
-                future.set_result(None)
-            else:
-                future.set_exception(exc)
+        for _, done in group:
+            try:
+                done(exc)
+            except Exception:
+                log.exception("journal commit callback failed")
         if exc is None and self._on_commit is not None:
             self._on_commit()

@@ -35,6 +35,9 @@ class MalformedRequest(AgiProtocolError):
 # --- environment -------------------------------------------------------------------------
 
 _KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
+#: One ``agi_<key>: <value>`` line (the fast path of ``parse_environment``): the same
+#: key rule as ``_KEY``, then ":", one optional space, the rest of the line.
+_LINE = re.compile(r"^agi_([A-Za-z0-9_]{1,64}): ?(.*)$", re.MULTILINE)
 MAX_QUERY_FIELDS = 64
 
 
@@ -82,12 +85,26 @@ def parse_environment(lines: Iterable[bytes] | bytes) -> AgiEnvironment:
     variable at all or the first line is not one.
     """
     raw = lines if isinstance(lines, bytes) else b"\n".join(lines)
+    text = decode(raw)
+    # Fast path, the usual request: every line is a variable and no key repeats. One
+    # regex pass over the whole text; anything else takes the general loop below.
+    pairs = _LINE.findall(text)
+    if pairs and len(pairs) == text.count("\n") + 1:
+        values = dict(pairs)
+        if len(values) == len(pairs):
+            return AgiEnvironment(values)
+    return parse_environment_lines(text)
+
+
+def parse_environment_lines(text: str) -> AgiEnvironment:
+    """``parse_environment``'s general case, line by line, on the decoded text (also the
+    reference the fast path is tested against)."""
     values: dict[str, str] = {}
     duplicates: list[str] = []
     continuations = 0
     current: str | None = None  # key the last line belonged to (None: a dropped duplicate)
-    for text in decode(raw).split("\n"):
-        key, colon, value = text.partition(":")
+    for line in text.split("\n"):
+        key, colon, value = line.partition(":")
         if colon and key.startswith("agi_") and _KEY.fullmatch(key, 4):
             key = key[4:]
             if value.startswith(" "):
@@ -100,10 +117,10 @@ def parse_environment(lines: Iterable[bytes] | bytes) -> AgiEnvironment:
             current = key
             continue
         if not values and not duplicates:
-            raise MalformedRequest(f"environment does not start with agi_: {text[:80]!r}")
+            raise MalformedRequest(f"environment does not start with agi_: {line[:80]!r}")
         continuations += 1
         if current is not None:
-            values[current] = values[current] + "\n" + text
+            values[current] = values[current] + "\n" + line
     if not values:
         raise MalformedRequest("empty environment")
     return AgiEnvironment(values, tuple(duplicates), continuations)
@@ -194,6 +211,10 @@ def parse_target(network_script: str | None) -> RequestTarget:
         raise MalformedRequest(f"bad script name {name[:80]!r}")
     return RequestTarget(name, parse_query(query))
 
+
+#: The channel variable the acknowledgement sets: ``OK`` once the record is durable,
+#: ``REJECTED`` / ``UNKNOWN`` for requests the dialplan must not retry.
+STATUS_VARIABLE = "CTI_AGI_STATUS"
 
 # --- commands ----------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ Text policy (caller name and number are the caller's, hence hostile; they are da
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, fields
+from math import isfinite
 from typing import Literal
 
 Kind = Literal["call-start", "call-end"]
@@ -92,23 +92,27 @@ class CallRecord:
     agent_interface: str | None = None
 
     def __post_init__(self) -> None:
+        # Runs for every record twice (built by a handler, read back by the writer): kept
+        # to plain comparisons, one pass per field group.
         if self.kind not in KINDS:
             raise RecordRejected(f"unknown record kind {self.kind!r}")
-        if not NODE.fullmatch(self.node):
+        if not _NODE_MATCH(self.node):
             raise RecordRejected(f"bad node name {self.node[:80]!r}")
-        for name in ("linkedid", "uniqueid"):
-            if not CALL_ID.fullmatch(getattr(self, name)):
+        # (The two patterns also bound the keys' length and exclude NUL.)
+        for name in _KEY_FIELDS:
+            if not _CALL_ID_MATCH(getattr(self, name)):
                 raise RecordRejected(f"bad {name} {getattr(self, name)[:80]!r}")
-        for name, limit in LIMITS.items():
+        for name, limit in _TEXT_LIMITS:
             value = getattr(self, name)
-            if value == "" and name not in ("node", "linkedid", "uniqueid"):
-                object.__setattr__(self, name, None)  # "" and None mean the same: none
+            if value is None:
                 continue
-            if value is not None and (len(value) > limit or "\0" in value):
+            if value == "":
+                object.__setattr__(self, name, None)  # "" and None mean the same: none
+            elif len(value) > limit or "\0" in value:
                 raise RecordRejected(f"{name} is not storable (clean it first)")
-        for name in ("received_at", "started_at", "ended_at", "queued_at", "answered_at"):
+        for name in _TIME_FIELDS:
             value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
+            if value is not None and not isfinite(value):
                 raise RecordRejected(f"{name} is not a finite time")
 
     @property
@@ -117,12 +121,9 @@ class CallRecord:
 
     def to_json(self) -> bytes:
         """One line of JSON (no newline inside: JSON escapes control characters)."""
-        data = {}
-        for name in _FIELD_NAMES:  # not asdict(): it deep-copies every value
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        # Not asdict(): it deep-copies every value.
+        data = {name: value for name in _FIELD_NAMES if (value := getattr(self, name)) is not None}
+        return _encode(data).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> CallRecord:
@@ -134,9 +135,18 @@ class CallRecord:
         if not isinstance(data, dict):
             raise RecordRejected("not a JSON object")
         try:
-            return cls(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
+            if not _FIELD_SET.issuperset(data):
+                data = {k: v for k, v in data.items() if k in _FIELD_SET}
+            return cls(**data)
         except TypeError as exc:
             raise RecordRejected(str(exc)) from None
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(CallRecord))
+_FIELD_SET = frozenset(_FIELD_NAMES)
+_KEY_FIELDS = ("linkedid", "uniqueid")
+_TEXT_LIMITS = tuple((n, limit) for n, limit in LIMITS.items() if n not in ("node", *_KEY_FIELDS))
+_TIME_FIELDS = ("received_at", "started_at", "ended_at", "queued_at", "answered_at")
+_NODE_MATCH = NODE.fullmatch
+_CALL_ID_MATCH = CALL_ID.fullmatch
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -2,23 +2,23 @@
 
 Not built on panoramisk.fast_agi: its reader loops on ``readline()`` and treats the b""
 it returns after the peer closed as an empty line, forever (a busy loop per dead
-connection). Here every read that meets EOF raises (``session.read_line``), every
-session has deadlines, and the socket is closed on every path.
+connection). Here each connection is an ``asyncio.Protocol`` (``session.AgiConnection``):
+EOF ends it (``connection_lost``), every session has deadlines, what a peer can make it
+buffer is bounded, and the socket is closed on every path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+
+from cti.agi.session import AgiConnection, SessionHandler
 
 log = logging.getLogger("cti.agi")
 
-ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
 
 class AgiServer:
-    """Listens on ``host:port`` and runs ``handler`` for each connection.
+    """Listens on ``host:port`` and serves each connection with ``sessions``.
 
     At most ``max_sessions`` connections are served at once; one more is closed at once
     without a byte (Asterisk then sees no acknowledgement and the dialplan retries), so
@@ -29,26 +29,29 @@ class AgiServer:
         self,
         host: str,
         port: int,
-        handler: ConnectionHandler,
+        sessions: SessionHandler,
         *,
         max_sessions: int = 256,
-        stream_limit: int = 256 * 1024,
+        stream_limit: int | None = None,
         close_timeout: float = 2.0,
     ) -> None:
         self.host = host
         self.port = port
-        self._handler = handler
+        self._sessions = sessions
         self.max_sessions = max_sessions
+        #: Kept for callers that set it: each connection buffers at most the session
+        #: limits' ``max_env_bytes``.
         self._limit = stream_limit
         self._close_timeout = close_timeout
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[AgiConnection] = set()
+        self._idle: asyncio.Event | None = None
         self.refused_busy = 0
         self.handler_errors = 0
 
     @property
     def active(self) -> int:
-        return len(self._tasks)
+        return len(self._connections)
 
     @property
     def listening(self) -> bool:
@@ -61,46 +64,55 @@ class AgiServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._on_connect, self.host, self.port, limit=self._limit, backlog=1024
-        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self.host, self.port, backlog=1024)
         log.info("FastAGI listening", extra={"host": self.host, "port": self.bound_port})
 
+    def _protocol(self) -> asyncio.Protocol:
+        if len(self._connections) >= self.max_sessions:
+            return _Refused(self)
+        connection = self._sessions.connection(self._closed)
+        self._connections.add(connection)
+        return connection
+
+    def _closed(self, connection: AgiConnection) -> None:
+        self._connections.discard(connection)
+        if not self._connections and self._idle is not None:
+            self._idle.set()
+
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting, give running sessions ``grace`` seconds, then cancel them."""
+        """Stop accepting, give open connections ``grace`` seconds, then drop them."""
         if self._server is not None:
             self._server.close()
+        if self._connections:
+            self._idle = asyncio.Event()
+            try:
+                async with asyncio.timeout(grace):
+                    await self._idle.wait()
+            except TimeoutError:
+                for connection in list(self._connections):
+                    connection.abort()
+                try:
+                    async with asyncio.timeout(self._close_timeout):
+                        await self._idle.wait()
+                except TimeoutError:
+                    self._connections.clear()
+            finally:
+                self._idle = None
+        if self._server is not None:
             await self._server.wait_closed()
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=self._close_timeout)
         self._server = None
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._tasks) >= self.max_sessions:
-            self.refused_busy += 1
-            log.warning("FastAGI busy: connection refused", extra={"active": len(self._tasks)})
-            writer.transport.abort()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self._handler(reader, writer)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.handler_errors += 1
-            log.exception("FastAGI session failed")
-        finally:
-            self._tasks.discard(task)
-            self._close(writer)
 
-    @staticmethod
-    def _close(writer: asyncio.StreamWriter) -> None:
-        # close() flushes what is buffered and then closes; nothing is left to wait for
-        # (waiting would cost a task per connection for no information).
-        writer.close()
+class _Refused(asyncio.Protocol):
+    """A connection beyond ``max_sessions``: aborted at once, without a byte."""
+
+    def __init__(self, server: AgiServer) -> None:
+        self._server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._server.refused_busy += 1
+        log.warning(
+            "FastAGI busy: connection refused", extra={"active": len(self._server._connections)}
+        )
+        transport.abort()  # type: ignore[attr-defined]

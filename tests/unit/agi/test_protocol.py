@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cti.agi import protocol
 from cti.agi.protocol import (
@@ -182,3 +184,39 @@ def test_format_environment_is_parsed_back():
         "calleridname": "Ann",
         "arg_1": "a",
     }
+
+
+_LINE_PIECES = st.sampled_from(
+    [
+        "agi_",
+        "agi_network",
+        "agi_arg_1",
+        "agi_" + "k" * 64,
+        "agi_" + "k" * 65,
+        ":",
+        ": ",
+        "  ",
+        "x",
+        "é",
+        "\r",
+        "\0",
+        "agi_uniqueid",
+        "-",
+        "agi_x y",
+        "",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_LINE_PIECES, max_size=5).map("".join), min_size=1, max_size=8))
+def test_the_fast_path_parses_like_the_line_by_line_rules(lines):
+    """parse_environment's one-regex path and the general loop agree on every input."""
+    raw = "\n".join(lines).encode()
+    try:
+        expected = protocol.parse_environment_lines(protocol.decode(raw))
+    except MalformedRequest:
+        with pytest.raises(MalformedRequest):
+            protocol.parse_environment(raw)
+        return
+    assert protocol.parse_environment(raw) == expected
