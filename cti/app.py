@@ -77,6 +77,10 @@ def build_services(
             services.append(AmiService(settings.ami_nodes, settings.number_plan, relay))
         else:
             log.warning("no CTI_AMI_URL: the AMI listener is off and no screen-pops are made")
+    if "recordings" in roles:
+        from cti.recordings.service import RecordingsService
+
+        services.append(RecordingsService(settings.recordings_dir, session_factory))
     return services
 
 
