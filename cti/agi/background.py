@@ -191,7 +191,9 @@ async def _child_main(directory: Path, url: str, options: WriterOptions, parent:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     journal = Journal(directory)
-    engine = make_engine(url)
+    # No ping before each batch (a round trip per batch): a dead connection fails the
+    # batch, SQLAlchemy drops it, and the retry (with backoff) gets a fresh one.
+    engine = make_engine(url, pool_pre_ping=False)
     writer = JournalWriter(journal, make_session_factory(engine), options)
     status_path = directory / STATUS_FILE
 
