@@ -17,6 +17,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from cti.agi import protocol
@@ -24,6 +27,10 @@ from cti.agi.handlers import HANDLERS, AgiRequest, HandlerContext
 from cti.agi.journal import Journal, journal_dir
 from cti.agi.protocol import STATUS_VARIABLE
 from cti.agi.records import RecordRejected
+from cti.numbers import NumberPlan
+
+#: ``cti.settings.Settings().data_dir``'s default (``<project>/var``).
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "var"
 
 MAX_LINE = 64 * 1024
 
@@ -75,8 +82,6 @@ def run(
     """
     from asterisk.agi import AGI, AGIException  # pyst2; imported here: it traps SIGHUP
 
-    from cti.settings import Settings
-
     received_at = time.time()
     reader = RecordingInput(stdin if stdin is not None else sys.stdin.buffer)
     with open(os.devnull, "w") as devnull:
@@ -85,11 +90,48 @@ def run(
         if reader.reached_eof:
             return 0  # nobody left to answer (pyst2 would fail parsing an empty response)
         try:
-            return _serve(agi, script, argv, reader, received_at, Settings())
+            return _serve(agi, script, argv, reader, received_at, classic_settings())
         except (AGIException, ValueError, OSError):
             # Asterisk hung up, closed the pipe or refused a command. Whatever was
             # journaled before stays journaled; the dialplan retries what was not acked.
             return 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClassicSettings:
+    """The three settings a classic script needs."""
+
+    data_dir: Path
+    node_name: str
+    number_plan: NumberPlan
+
+
+#: The ``cti.settings.Settings`` fields the scripts read, and their defaults there.
+_PLAN = ("country_code", "trunk_prefix", "international_prefix")
+_FIELDS = ("data_dir", "node_name", *_PLAN)
+
+
+def classic_settings(environ: Mapping[str, str] | None = None) -> ClassicSettings:
+    """``cti.settings.Settings()``'s values for these fields, without importing pydantic.
+
+    A classic script is a new interpreter per request, and importing pydantic-settings
+    was most of its CPU (bench/bench_agi.py's classic figure). Same sources and
+    precedence for the fields used: ``CTI_<FIELD>`` in the environment (any case), then
+    ``.env`` in the working folder, then the defaults. When a ``.env`` file is there,
+    ``Settings`` itself reads it (its dotenv rules are not copied here).
+    """
+    environ = os.environ if environ is None else environ
+    if os.path.exists(".env"):
+        from cti.settings import Settings
+
+        settings = Settings()
+        return ClassicSettings(settings.data_dir, settings.node_name, settings.number_plan)
+    found = {k.lower(): v for k, v in environ.items() if k[:4].lower() == "cti_"}
+    values = {name: found.get(f"cti_{name}") for name in _FIELDS}
+    plan = NumberPlan(**{k: v for k, v in values.items() if k in _PLAN and v is not None})
+    data_dir = Path(values["data_dir"]) if values["data_dir"] is not None else DEFAULT_DATA_DIR
+    node_name = values["node_name"] if values["node_name"] is not None else "asterisk"
+    return ClassicSettings(data_dir, node_name, plan)
 
 
 def _serve(agi, script, argv, reader, received_at, settings) -> int:  # noqa: ANN001
