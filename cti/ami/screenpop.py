@@ -22,9 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, not_, select, union
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 
 from cti.ami.events import (
     CallAnswered,
@@ -170,6 +171,8 @@ async def lookup_caller(
             await session.execute(
                 select(Citizen, CitizenPhone.label)
                 .join(CitizenPhone, CitizenPhone.citizen_id == Citizen.id)
+                # Citizen.phones loads eagerly by default: one more round trip, unused here.
+                .options(raiseload(Citizen.phones))
                 .where(CitizenPhone.number == number)
                 .order_by(Citizen.id)
                 .limit(MAX_CITIZENS)
@@ -187,14 +190,20 @@ async def lookup_caller(
                 .limit(last_calls)
             )
         ).all()
-        from_number = select(Call.id).where(Call.caller_number == number).scalar_subquery()
-        mine = Ticket.call_id.in_(from_number)
+        # The caller's tickets are the union of two index look-ups (by citizen, by the
+        # calls from the number). Written as one OR, Postgres cannot use either index and
+        # scans every ticket: 15 ms per pop at 30,000 tickets, growing with the table.
+        mine = select(Ticket.id).join(Call, Call.id == Ticket.call_id)
+        mine = mine.where(Call.caller_number == number)
         if citizen_ids:
-            mine = or_(Ticket.citizen_id.in_(citizen_ids), mine)
+            mine = union(mine, select(Ticket.id).where(Ticket.citizen_id.in_(citizen_ids)))
         tickets = (
             await session.scalars(
                 select(Ticket)
-                .where(Ticket.status.in_([s.value for s in OPEN_STATUSES]), mine)
+                .where(
+                    Ticket.id.in_(mine.scalar_subquery()),
+                    Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+                )
                 .order_by(Ticket.created_at.desc(), Ticket.id.desc())
                 .limit(open_tickets)
             )

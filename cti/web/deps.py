@@ -92,6 +92,10 @@ class RequireRole:
         ctx = await sessions.resolve(db, conn.cookies.get(sessions.COOKIE_NAME), policy)
         if websocket:
             await self._check_websocket(conn, ctx)
+            # A socket stays open for a whole shift, and the session lives as long as the
+            # endpoint: end the read transaction now, or every open socket holds a pooled
+            # connection (idle in transaction) and the 16th agent to connect waits for one.
+            await db.commit()
         elif ctx is None:
             raise NotAuthenticated("log in first")
         elif Role(ctx.user.role) not in self.roles:

@@ -160,3 +160,19 @@ async def test_healthz_counts_the_hub(server, make_user):
         async with httpx.AsyncClient(base_url=base) as client:
             hub = (await client.get("/healthz")).json()["hub"]
     assert hub["ok"] is True and hub["sockets"] >= 1
+
+
+async def test_an_open_socket_holds_no_database_connection(server, make_user, engine):
+    # Agents keep the socket open all day: one pooled connection each would exhaust the
+    # pool (and Postgres) long before a floor of agents is connected.
+    base, _ = server
+    cookies = [
+        await _cookie(base, await make_user(Role.AGENT, interface=f"PJSIP/740{i}"))
+        for i in range(3)
+    ]
+    before = engine.pool.checkedout()
+    async with _ws(base, cookies[0]) as ws1, _ws(base, cookies[1]) as ws2:
+        async with _ws(base, cookies[2]) as ws3:
+            for ws in (ws1, ws2, ws3):
+                assert (await _recv(ws))["type"] == "hello"
+            assert engine.pool.checkedout() == before

@@ -1,0 +1,907 @@
+"""Screen-pop latency (issue #4): from the AMI event that makes the tracker offer a call to
+an agent (the call's ``AgentCalled`` block) being written to the AMI listener's socket, to
+the pop frame arriving at that agent's WebSocket client, with 1,000 agent sockets open
+and 50 new calls/s. Target: p99 <= 15 ms.
+
+The real pieces: a fresh Postgres database (migrated, seeded, 1,000 agent users with
+their own phone ``PJSIP/<n>``, citizens with phones, past calls and open tickets); the
+backend as ``cti serve`` builds it (``create_app`` with roles api+ami: AMI listener ->
+tracker -> ``ScreenPopRelay`` -> in-memory bus -> ``AgentHub`` -> ``/ws/agent``) under
+uvicorn in its own process; in this process a small AMI server (``tests/integration/ami/
+fake_asterisk.py``) that answers the listener's Login and resync, then plays each call
+from the captured ``ami-answered-queue-call.txt`` with the capture's own timing (ring,
+answer 2 s later, hang up 4 s after that) and only the events the listener's login asks
+for, every call with its own Uniqueids/Linkedid/channels, caller and agent; and one
+WebSocket client per agent (cookie session, same-origin, permessage-deflate like a
+browser). Both timestamps come from this process's ``perf_counter``.
+
+In the same run, for comparison: the same measurement with one socket open (before the
+other 999 connect), and the caller lookup alone (``lookup_caller``, in this process,
+while the backend is idle).
+
+    .venv/bin/python bench/bench_screenpop.py [--agents N] [--calls N] [--rate R] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_P99_MS = 15.0
+ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+AMI_USER, AMI_SECRET, NODE = "hotline", "hotline-secret", "asterisk"
+PASSWORD = "bench-password-1"
+FIRST_EXTENSION = 10000
+#: The capture's own identifiers, rewritten per call.
+CAPTURED_CALLER = "13800138000"
+CAPTURED_AGENT = "1001"
+CAPTURED_IDS = re.compile(r"\b1795710920\.([01])\b")
+TIMESTAMP = re.compile(r"^Timestamp: ([0-9.]+)$", re.M)
+
+
+# --- the backend process ------------------------------------------------------------------
+
+
+def serve(port: int) -> int:
+    """The backend as ``cti serve`` runs it, with the roles api+ami (no AGI server, no
+    recording indexer): settings from the ``CTI_*`` environment."""
+    import uvicorn
+
+    from cti import logs
+    from cti.app import create_app
+    from cti.settings import Settings
+
+    settings = Settings(_env_file=None)
+    logs.configure("WARNING", json_lines=False)
+    assert settings.database_url
+    app = create_app(settings, settings.database_url, roles={"api", "ami"})
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def start_backend(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """This script in ``--serve`` mode, in a process of its own (the clients must not share
+    the backend's event loop)."""
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def raise_fd_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core spent busy (not idle, not waiting for I/O), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+Groups = Callable[[], Awaitable[dict[str, list[int]]]]
+
+
+class CpuMeter:
+    """CPU used during a phase, in cores: the backend, this process (the AMI server and
+    the 1,000 clients), the Postgres backends of the bench database, and everything else
+    on the machine (other people's work disturbs the figures: it is shown). A process
+    that ends during the phase is not counted; one that starts counts from its start."""
+
+    def __init__(self, groups: Groups) -> None:
+        self.groups = groups
+
+    async def _read(self) -> tuple[dict[tuple[str, int], float], float]:
+        groups = await self.groups()
+        per_pid = {(name, pid): cpu_seconds(pid) for name, pids in groups.items() for pid in pids}
+        return per_pid, machine_busy_seconds()
+
+    async def start(self) -> None:
+        self._start, self._machine = await self._read()
+        self._wall = time.perf_counter()
+
+    async def cores(self) -> dict[str, float]:
+        end, machine = await self._read()
+        wall = time.perf_counter() - self._wall
+        used = {name: 0.0 for name, _ in end}
+        for key, seconds in end.items():
+            used[key[0]] += max(0.0, seconds - self._start.get(key, 0.0)) / wall
+        used["machine"] = (machine - self._machine) / wall
+        used["others"] = max(0.0, used["machine"] - sum(used[name] for name, _ in end))
+        return used
+
+
+# --- the database -------------------------------------------------------------------------
+
+
+@dataclass
+class Population:
+    """What the database holds about callers, and who the agents are."""
+
+    known_numbers: list[str]
+    extensions: list[int]
+    citizens: int = 0
+    phones: int = 0
+    past_calls: int = 0
+    tickets: int = 0
+    open_tickets: int = 0
+    tokens: list[str] = field(default_factory=list)
+
+
+def fresh_number(rng: random.Random) -> str:
+    return "139" + "".join(rng.choice("0123456789") for _ in range(8))
+
+
+async def populate(url: str, agents: int, citizens: int, rng: random.Random) -> Population:
+    """Seed the reference data, then bulk-load agents, citizens, their phones, past calls
+    and tickets (COPY; one argon2 hash shared by every agent)."""
+    import asyncpg
+
+    from cti import accounts
+    from cti.bus import libpq_dsn
+    from cti.seed import seed
+    from cti.store.db import make_engine, make_session_factory
+    from cti.store.tickets import STATUS_VALUES
+
+    engine = make_engine(url)
+    async with make_session_factory(engine)() as db:
+        await seed(db)
+        await db.commit()
+    await engine.dispose()
+
+    conn = await asyncpg.connect(libpq_dsn(url))
+    try:
+        county_ids = [r["id"] for r in await conn.fetch("SELECT id FROM counties ORDER BY id")]
+        category_ids = [
+            r["id"] for r in await conn.fetch("SELECT id FROM service_categories ORDER BY id")
+        ]
+        password_hash = accounts.hash_password(PASSWORD)
+        extensions = [FIRST_EXTENSION + k for k in range(agents)]
+        await conn.copy_records_to_table(
+            "users",
+            columns=["username", "display_name", "password_hash", "role", "county_id"]
+            + ["interface", "active"],
+            records=[
+                (f"agent{ext}", f"Agent {ext}", password_hash, "agent", rng.choice(county_ids))
+                + (f"PJSIP/{ext}", True)
+                for ext in extensions
+            ],
+        )
+        now = datetime.now(UTC)
+        flags = [[], [], [], ["elderly"], ["elderly-alone"], ["hearing"], ["vip"]]
+        await conn.copy_records_to_table(
+            "citizens",
+            columns=["id", "name", "address", "county_id", "notes", "flags"],
+            records=[
+                (
+                    i,
+                    f"Citizen {i}",
+                    f"{rng.randint(1, 300)} Elm Road, block {rng.randint(1, 40)}",
+                    rng.choice(county_ids),
+                    "Prefers calls in the morning; hard of hearing." if i % 9 == 0 else None,
+                    rng.choice(flags),
+                )
+                for i in range(1, citizens + 1)
+            ],
+        )
+        phones: list[tuple[int, str, str]] = []
+        numbers: set[str] = set()
+        for i in range(1, citizens + 1):
+            for label in ("mobile", "home")[: 1 + (rng.random() < 0.3)]:
+                number = fresh_number(rng)
+                numbers.add(number)
+                phones.append((i, number, label))
+        await conn.copy_records_to_table(
+            "citizen_phones", columns=["citizen_id", "number", "label"], records=phones
+        )
+        known = sorted(numbers)
+        calls = []
+        for i in range(1, citizens * 5 + 1):
+            on_file = rng.random() < 0.85
+            number = rng.choice(known) if on_file else fresh_number(rng)
+            started = now - timedelta(seconds=rng.randint(3600, 2 * 365 * 86400))
+            answered = rng.random() < 0.9
+            wait, talk = rng.randint(2, 120), rng.randint(30, 900) if answered else None
+            calls.append(
+                (NODE, f"1700000000.{i}", f"1700000000.{i}", number, number, "9615601")
+                + ("county-north", f"PJSIP/{rng.choice(extensions)}" if answered else None)
+                + (started, "answered" if answered else "abandoned", wait, talk, "inbound")
+            )
+        await conn.copy_records_to_table(
+            "calls",
+            columns=["node", "linkedid", "uniqueid", "caller_number", "caller_number_raw"]
+            + ["did", "queue", "agent_interface", "started_at", "disposition", "wait_s"]
+            + ["talk_s", "direction"],
+            records=calls,
+        )
+        tickets = []
+        open_count = 0
+        for i in range(1, citizens * 3 // 2 + 1):
+            status = rng.choice(STATUS_VALUES)
+            open_count += status in ("open", "in_progress", "dispatched")
+            created = now - timedelta(seconds=rng.randint(3600, 365 * 86400))
+            tickets.append(
+                (f"T2026-{i:06d}", rng.randint(1, citizens), rng.randint(1, len(calls)))
+                + (rng.choice(category_ids), rng.choice(county_ids), status)
+                + ("Nanny for twins, weekday mornings; call back before noon. " * 3, created)
+            )
+        await conn.copy_records_to_table(
+            "tickets",
+            columns=["number", "citizen_id", "call_id", "category_id", "county_id", "status"]
+            + ["description", "created_at"],
+            records=tickets,
+        )
+        for table in ("citizens", "citizen_phones", "calls", "tickets"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+            await conn.execute(f"ANALYZE {table}")
+        # Every agent but the first (who logs in through the real form) gets a session
+        # row the way cti.web.sessions.open_session writes one: 999 argon2 verifications
+        # would take minutes and measure nothing of the pop's path.
+        user_ids = {
+            r["interface"]: r["id"]
+            for r in await conn.fetch("SELECT id, interface FROM users WHERE role = 'agent'")
+        }
+        tokens = [""] + [secrets.token_urlsafe(32) for _ in extensions[1:]]
+        await conn.copy_records_to_table(
+            "web_sessions",
+            columns=["token_hash", "user_id", "csrf_token", "created_at", "last_seen_at"]
+            + ["expires_at"],
+            records=[
+                (hashlib.sha256(token.encode()).hexdigest(), user_ids[f"PJSIP/{ext}"])
+                + (secrets.token_urlsafe(32), now, now, now + timedelta(hours=8))
+                for ext, token in zip(extensions[1:], tokens[1:], strict=True)
+            ],
+        )
+    finally:
+        await conn.close()
+    return Population(
+        known_numbers=known,
+        extensions=extensions,
+        citizens=citizens,
+        phones=len(phones),
+        past_calls=len(calls),
+        tickets=len(tickets),
+        open_tickets=open_count,
+        tokens=tokens,
+    )
+
+
+# --- the calls ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    offset: float  # seconds after the call's first event
+    text: str
+    agent_called: bool
+
+
+def call_template() -> list[Block]:
+    """The captured answered call, as Asterisk sends it to our login (``Events:
+    call,agent,user,system``: dialplan, agi and reporting events are not sent)."""
+    from cti.ami.connection import LOGIN_EVENTS
+    from cti.ami.protocol import parse_message
+    from tests.unit.ami.support import blocks_of, trace, without_login
+
+    classes = set(LOGIN_EVENTS.split(","))
+    _, blocks = blocks_of(without_login(trace("ami-answered-queue-call.txt")))
+    kept = []
+    for block in blocks:
+        message = parse_message(block)
+        if not classes & set(message.get("Privilege", "").split(",")):
+            continue
+        kept.append((float(message["Timestamp"]), block, message.get("Event") == "AgentCalled"))
+    assert sum(called for _, _, called in kept) == 1, "one AgentCalled per call"
+    first = kept[0][0]
+    return [Block(ts - first, text, called) for ts, text, called in kept]
+
+
+@dataclass
+class Call:
+    index: int
+    linkedid: str
+    interface: str
+    number: str
+    known: bool
+    sent_at: float | None = None  # perf_counter when its AgentCalled block was written
+
+
+def render_call(template: list[Block], call: Call, ext: int, start_epoch: float) -> list[str]:
+    """One call's blocks with its own ids, channels, caller, agent and wall-clock
+    Timestamps (the capture's timing, shifted to ``start_epoch``)."""
+    i = call.index
+    ids = {"0": call.linkedid, "1": f"{call.linkedid.split('.')[0]}.{2 * i + 1}"}
+    replacements = [
+        ("PJSIP/pstn-gw-00000000", f"PJSIP/pstn-gw-{2 * i:08x}"),
+        (f"PJSIP/{CAPTURED_AGENT}-00000001", f"PJSIP/{ext}-{2 * i + 1:08x}"),
+        (f"PJSIP/{CAPTURED_AGENT}", f"PJSIP/{ext}"),
+        (f"Agent {CAPTURED_AGENT}", f"Agent {ext}"),
+        (f": {CAPTURED_AGENT}\r", f": {ext}\r"),
+        (CAPTURED_CALLER, call.number),
+    ]
+    out = []
+    for block in template:
+        text = block.text + "\r\n\r\n"
+        for old, new in replacements:
+            text = text.replace(old, new)
+        text = CAPTURED_IDS.sub(lambda m: ids[m[1]], text)
+        text = TIMESTAMP.sub(f"Timestamp: {start_epoch + block.offset:.6f}", text, count=1)
+        out.append(text)
+    return out
+
+
+def plan_calls(
+    first: int, count: int, extensions: list[int], pop: Population, rng: random.Random
+) -> list[Call]:
+    """Calls ``first..first+count-1``, round-robin over ``extensions``; 70% of the callers
+    are on file (citizen phones), the others call for the first time."""
+    calls = []
+    for i in range(first, first + count):
+        ext = extensions[(i - first) % len(extensions)]
+        known = rng.random() < 0.7
+        number = rng.choice(pop.known_numbers) if known else fresh_number(rng)
+        calls.append(Call(i, f"1795800000.{2 * i}", f"PJSIP/{ext}", number, known))
+    return calls
+
+
+async def play_calls(session: Any, template: list[Block], calls: list[Call], rate: float) -> None:
+    """Write every call's blocks at its time (call ``k`` starts at ``k / rate`` s); the
+    ``AgentCalled`` block's write time is the call's ``sent_at``."""
+    lead = 0.3
+    start_epoch = time.time() + lead
+    schedule: list[tuple[float, int, str, Call | None]] = []
+    for k, call in enumerate(calls):
+        begins = k / rate
+        ext = int(call.interface.split("/")[1])
+        texts = render_call(template, call, ext, start_epoch + begins)
+        for seq, (block, text) in enumerate(zip(template, texts, strict=True)):
+            schedule.append(
+                (begins + block.offset, seq, text, call if block.agent_called else None)
+            )
+    schedule.sort(key=lambda item: (item[0], item[1]))
+    start = time.perf_counter() + max(0.0, start_epoch - time.time())
+    writer = session.writer
+    i, n = 0, len(schedule)
+    while i < n:
+        now = time.perf_counter() - start
+        due = schedule[i][0]
+        if due > now:
+            await asyncio.sleep(due - now)
+            continue
+        batch: list[str] = []
+        called: list[Call] = []
+        while i < n and schedule[i][0] <= now:
+            _, _, text, call = schedule[i]
+            batch.append(text)
+            if call is not None:
+                called.append(call)
+            i += 1
+        sent = time.perf_counter()
+        writer.write("".join(batch).encode())
+        for call in called:
+            call.sent_at = sent
+        await writer.drain()
+
+
+# --- the agents' sockets ------------------------------------------------------------------
+
+
+class Agents:
+    """One WebSocket client per agent; every frame is timestamped on arrival."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.sockets: dict[str, Any] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        #: (arrival perf_counter, socket's interface, message) of every ``pop`` frame.
+        self.pops: list[tuple[float, str, dict[str, Any]]] = []
+        self.other_frames = 0
+        self.changed = asyncio.Event()
+
+    async def connect(self, interface: str, token: str) -> None:
+        from websockets.asyncio.client import connect
+
+        from cti.web.sessions import COOKIE_NAME
+
+        ws = await connect(
+            self.base.replace("http", "ws", 1) + "/ws/agent",
+            additional_headers={"Cookie": f"{COOKIE_NAME}={token}"},
+            origin=self.base,
+            proxy=None,
+            open_timeout=60,
+            ping_interval=None,  # a browser does not ping; the server does
+        )
+        hello = json.loads(await ws.recv())
+        assert hello == {"type": "hello", "interface": interface}, hello
+        self.sockets[interface] = ws
+        self.tasks.append(asyncio.create_task(self._listen(ws, interface)))
+
+    async def _listen(self, ws: Any, interface: str) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                arrived = time.perf_counter()
+                message = json.loads(raw)
+                if message.get("type") == "pop":
+                    self.pops.append((arrived, interface, message))
+                    self.changed.set()
+                else:
+                    self.other_frames += 1
+
+    async def connect_all(self, pairs: list[tuple[str, str]], parallel: int = 50) -> None:
+        gate = asyncio.Semaphore(parallel)
+
+        async def one(interface: str, token: str) -> None:
+            async with gate:
+                await self.connect(interface, token)
+
+        await asyncio.gather(*(one(i, t) for i, t in pairs))
+
+    async def wait_for_pops(self, count: int, within: float) -> None:
+        deadline = time.perf_counter() + within
+        while len(self.pops) < count and time.perf_counter() < deadline:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), deadline - time.perf_counter())
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ws.close() for ws in self.sockets.values()), return_exceptions=True)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def real_login(base: str, username: str) -> str:
+    """Log in through the form (double-submit CSRF cookie), as a browser does."""
+    import httpx
+
+    from cti.web.sessions import COOKIE_NAME
+
+    async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
+        page = await client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, page.text[:200]
+        response = await client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": token[1]},
+        )
+        assert response.status_code == 303, response.status_code
+        return client.cookies[COOKIE_NAME]
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    calls: int
+    sockets: int
+    latencies_ms: list[float]
+    lost: int
+    wrong: int
+    duplicates: int
+    lookup_failed: int
+    known_with_history: int
+    known: int
+    cpu: dict[str, float]  # cores used during the calls: backend, bench, postgres, others
+    #: (seconds since the first call, latency ms, caller on file) per pop, for --dump.
+    samples: list[tuple[float, float, bool]] = field(default_factory=list)
+
+    def quantile(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, max(0, round(q * len(data)) - 1))]
+
+
+async def run_phase(
+    session: Any,
+    agents: Agents,
+    template: list[Block],
+    calls: list[Call],
+    rate: float,
+    groups: Groups,
+) -> Result:
+    first_pop = len(agents.pops)
+    meter = CpuMeter(groups)
+    await meter.start()
+    await play_calls(session, template, calls, rate)
+    cpu = await meter.cores()
+    await agents.wait_for_pops(first_pop + len(calls), within=10.0)
+    await asyncio.sleep(0.5)  # anything late or duplicated still counts
+    by_linkedid = {call.linkedid: call for call in calls}
+    latencies, seen, samples = [], set(), []
+    first_sent = min(call.sent_at or 0.0 for call in calls)
+    wrong = duplicates = failed = with_history = 0
+    for arrived, interface, message in agents.pops[first_pop:]:
+        pop = message["pop"]
+        call = by_linkedid.get(pop.get("linkedid"))
+        if (
+            call is None
+            or interface != call.interface
+            or pop.get("agent_interface") != interface
+            or message.get("interface") != interface
+        ):
+            wrong += 1
+            continue
+        if call.linkedid in seen:
+            duplicates += 1
+            continue
+        seen.add(call.linkedid)
+        assert call.sent_at is not None
+        latencies.append((arrived - call.sent_at) * 1000)
+        samples.append((call.sent_at - first_sent, latencies[-1], call.known))
+        failed += bool(pop.get("lookup_failed"))
+        if call.known and pop.get("known") and pop.get("citizens"):
+            with_history += 1
+    return Result(
+        calls=len(calls),
+        sockets=len(agents.sockets),
+        latencies_ms=latencies,
+        lost=len(calls) - len(seen),
+        wrong=wrong,
+        duplicates=duplicates,
+        lookup_failed=failed,
+        known_with_history=with_history,
+        known=sum(call.known for call in calls),
+        cpu=cpu,
+        samples=samples,
+    )
+
+
+async def lookup_alone(url: str, calls: list[Call]) -> list[float]:
+    """``lookup_caller`` + ``build_pop`` for the same callers, one after the other, in
+    this process (pooled engine made like the backend's), in ms."""
+    from cti.ami.events import CallOffered
+    from cti.ami.screenpop import Pop, build_pop, lookup_caller, pop_id
+    from cti.store.db import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    times = []
+    try:
+        for call in calls:
+            offer = CallOffered(
+                node=NODE,
+                linkedid=call.linkedid,
+                uniqueid=call.linkedid,
+                caller_number=call.number,
+                caller_name="Citizen North",
+                did="9615601",
+                county="north",
+                queue="county-north",
+                agent_interface=call.interface,
+                at=datetime.now(UTC),
+            )
+            started = time.perf_counter()
+            lookup = await lookup_caller(factory, offer)
+            build_pop(Pop(pop_id(NODE, call.linkedid, call.interface), offer), lookup)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        await engine.dispose()
+    return times
+
+
+def cores(result: Result) -> str:
+    cpu = result.cpu
+    return (
+        f"backend {cpu['backend']:.2f}, Postgres {cpu['postgres']:.2f}, "
+        f"AMI server + clients {cpu['bench']:.2f}, other processes {cpu['others']:.2f}"
+    )
+
+
+def summary(result: Result) -> str:
+    q = result.quantile
+    return (
+        f"p50 {q(0.50):.1f} ms, p95 {q(0.95):.1f} ms, p99 {q(0.99):.1f} ms, "
+        f"max {max(result.latencies_ms, default=float('nan')):.1f} ms"
+    )
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace) -> tuple[list[str], bool, dict[str, Result]]:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from cti.store import migrate
+    from cti.store.db import make_engine
+    from tests.integration.ami.fake_asterisk import FakeAsterisk
+
+    rng = random.Random(args.seed)
+    name = f"cti_bench_pop_{secrets.token_hex(4)}"
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    data_dir = Path(tempfile.mkdtemp(prefix="cti-bench-pop-"))
+    server: subprocess.Popen[bytes] | None = None
+    asterisk = FakeAsterisk()
+    agents: Agents | None = None
+    try:
+        await migrate.upgrade(url)
+        population = await populate(url, args.agents, args.citizens, rng)
+        template = call_template()
+
+        await asterisk.start()
+        port = free_port()
+        env = {
+            **os.environ,
+            "CTI_DATABASE_URL": url,
+            "CTI_AMI_URL": f"ami://{AMI_USER}:{AMI_SECRET}@127.0.0.1:{asterisk.port}?name={NODE}",
+            "CTI_DATA_DIR": str(data_dir),
+        }
+        server = start_backend(port, env, data_dir / "server.log")
+        session = await asterisk.next_session(wait=60)
+        assert await session.login(AMI_USER, AMI_SECRET)
+        from tests.unit.ami.support import trace
+
+        session.serve_actions(trace("resync-empty.txt"))
+        await asyncio.wait_for(session.resynced.wait(), 30)
+        base = f"http://127.0.0.1:{port}"
+        await wait_for_port(port)
+
+        first = population.extensions[0]
+        population.tokens[0] = await real_login(base, f"agent{first}")
+        agents = Agents(base)
+        await agents.connect(f"PJSIP/{first}", population.tokens[0])
+
+        # Warm-up (not counted): connection pool, first queries, code paths.
+        warm = plan_calls(0, max(20, int(args.rate)), [first], population, rng)
+
+        async def groups() -> dict[str, list[int]]:
+            async with admin.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": name},
+                )
+                postgres = [row[0] for row in rows]
+            assert server is not None
+            return {"backend": [server.pid], "bench": [os.getpid()], "postgres": postgres}
+
+        await run_phase(session, agents, template, warm, args.rate, groups)
+        one = plan_calls(len(warm), args.baseline_calls, [first], population, rng)
+        single = await run_phase(session, agents, template, one, args.rate, groups)
+        await asyncio.sleep(7)  # the baseline's calls hang up
+
+        started = time.perf_counter()
+        await agents.connect_all(
+            [
+                (f"PJSIP/{ext}", token)
+                for ext, token in zip(population.extensions[1:], population.tokens[1:], strict=True)
+            ]
+        )
+        connect_s = time.perf_counter() - started
+        main_calls = plan_calls(
+            len(warm) + len(one), args.calls, population.extensions, population, rng
+        )
+        main = await run_phase(session, agents, template, main_calls, args.rate, groups)
+        await asyncio.sleep(7)
+        lookups = await lookup_alone(url, rng.sample(main_calls, min(300, len(main_calls))))
+    finally:
+        if agents is not None:
+            await agents.close()
+        if server is not None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        await asterisk.stop()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+        if sys.exc_info()[0] is not None or (
+            server is not None and server.returncode not in (0, -signal.SIGINT)
+        ):
+            print((data_dir / "server.log").read_text()[-5000:], file=sys.stderr)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    ok = (
+        main.quantile(0.99) <= TARGET_P99_MS
+        and main.lost == 0
+        and main.wrong == 0
+        and main.duplicates == 0
+        and main.lookup_failed == 0
+    )
+    verdict = "meets" if ok else "MISSES"
+    lookups.sort()
+    lines = [
+        f"machine: {os.cpu_count()} cores, Postgres 127.0.0.1; backend: uvicorn, roles api+ami, "
+        "one process",
+        f"data: {population.citizens:,} citizens, {population.phones:,} phones, "
+        f"{population.past_calls:,} past calls, {population.tickets:,} tickets "
+        f"({population.open_tickets:,} open); 70% of callers on file",
+        f"{main.sockets:,} agent WebSockets open (connected in {connect_s:.1f} s), "
+        f"{main.calls:,} calls at {args.rate:g}/s, each ringing one agent",
+        f"pops received {len(main.latencies_ms):,}, lost {main.lost}, wrong agent {main.wrong}, "
+        f"duplicates {main.duplicates}, lookup failures {main.lookup_failed}; "
+        f"callers on file shown with their record {main.known_with_history}/{main.known}",
+        f"AgentCalled -> pop frame: {summary(main)}  "
+        f"(target p99 <= {TARGET_P99_MS:g} ms: {verdict})",
+        "CPU during the calls, in cores: " + cores(main),
+        f"baseline, 1 socket open, {single.calls} calls at {args.rate:g}/s: {summary(single)}"
+        f"  (lost {single.lost}, wrong {single.wrong}; cores: {cores(single)})",
+        f"caller lookup + build_pop alone, sequential, idle backend: "
+        f"p50 {statistics.median(lookups):.1f} ms, "
+        f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms",
+    ]
+    return lines, ok, {"main": main, "one_socket": single}
+
+
+async def wait_for_port(port: int, within: float = 30.0) -> None:
+    deadline = time.perf_counter() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.perf_counter() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
+# --- docs -----------------------------------------------------------------------------------
+
+OLD_POINTER = (
+    "The latency target (AMI socket to\nWebSocket pop, p99 <= 15 ms with 1,000 agent sockets) "
+    "needs the WebSocket hub\nand is measured with it."
+)
+NEW_POINTER = (
+    "The latency target (AMI socket to\nWebSocket pop, p99 <= 15 ms with 1,000 agent sockets) "
+    'is measured in\n"Screen-pop latency" below.'
+)
+
+
+def write_docs(text: str) -> None:
+    path = ROOT / "docs" / "performance.md"
+    current = path.read_text() if path.exists() else "# Performance\n"
+    current = current.replace(OLD_POINTER, NEW_POINTER)
+    section = re.compile(r"^## Screen-pop latency\n.*?(?=^## |\Z)", re.S | re.M)
+    if section.search(current):
+        current = section.sub(lambda _: text, current)
+    elif "\n## FastAGI\n" in current:
+        current = current.replace("\n## FastAGI\n", "\n" + text + "## FastAGI\n", 1)
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=1000, help="agent sockets (default 1000)")
+    parser.add_argument("--calls", type=int, default=1000, help="calls measured (default 1000)")
+    parser.add_argument("--rate", type=float, default=50.0, help="new calls per second")
+    parser.add_argument("--baseline-calls", type=int, default=250)
+    parser.add_argument("--citizens", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--dump", type=Path, help="write every pop's latency here (JSON)")
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    raise_fd_limit(args.agents * 2 + 1024)
+    if args.serve:
+        return serve(args.serve)
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+    lines, ok, results = asyncio.run(bench(args))
+    if args.dump:
+        args.dump.write_text(json.dumps({k: r.samples for k, r in results.items()}))
+    print("\n".join(lines))
+    if args.write_docs:
+        command = (
+            f"$ .venv/bin/python bench/bench_screenpop.py --agents {args.agents} "
+            f"--calls {args.calls} --rate {args.rate:g} --write-docs"
+        )
+        write_docs(DOC_HEAD + "```\n" + command + "\n" + "\n".join(lines) + "\n```\n\n" + DOC_TAIL)
+    return 0 if ok else 1
+
+
+DOC_HEAD = """## Screen-pop latency
+
+From the AMI event that offers a call to an agent (the call's `AgentCalled` block) being
+written to the listener's socket, to the pop frame arriving at that agent's WebSocket
+client. The backend runs as `cti serve` builds it (`create_app`, roles api+ami, uvicorn,
+in-memory bus) in its own process against a fresh Postgres database: 1,000 agent users
+(the first logs in through `POST /login`, the others get session rows as `open_session`
+writes them), 20,000 citizens with phones, 100,000 past calls and 30,000 tickets. A small
+AMI server in the bench process answers the listener's Login and resync, then plays each
+call from the captured `ami-answered-queue-call.txt` with the capture's timing (ring;
+answer 2 s later; hang up 4 s after that), with the events a `call,agent,user,system`
+login receives, its own Uniqueids/Linkedid/channels, caller (70% on file) and agent
+(`PJSIP/<n>`). The same process holds the 1,000 agent WebSocket clients (cookie,
+same-origin, permessage-deflate as a browser negotiates), so both timestamps come from one
+`perf_counter`. Lost pops, pops on the wrong socket and duplicates are counted, and each
+pop of a caller on file is checked to carry the citizen's record. Baselines in the same
+run: one socket open (before the other 999 connect), and the lookup alone
+(`lookup_caller` + `build_pop`, one after another, backend idle). "CPU" splits the busy
+cores during the calls between the backend, Postgres (the bench database's backends), the
+bench process and everything else running on the machine at the time.
+
+"""
+DOC_TAIL = """Target (issue #4): p99 <= 15 ms with 1,000 agent sockets at 50 new calls/s.
+
+What dominates, and what moved it (found with this benchmark):
+
+- Every open agent WebSocket held a pooled Postgres connection, idle in a transaction,
+  for as long as it stayed open (the auth dependency's session lives as long as the
+  endpoint): the 16th agent could not connect (HTTP 500 after the 30 s pool timeout) and
+  the pops' lookups queued for a connection. The WebSocket auth now ends its read
+  transaction before the socket is served (`cti/web/deps.py`).
+- The open-tickets query (tickets of the caller's citizens OR of calls from the number)
+  could use neither index and scanned every ticket: 15 ms per pop at 30,000 tickets, and
+  growing with the table. It is now the union of the two index look-ups (0.3 ms). The
+  citizen query no longer loads `Citizen.phones` eagerly (one round trip less).
+- What is left is the caller lookup. The backend's own work is small (0.4 of a core at
+  50 calls/s with 1,000 sockets, keep-alive pings included; 0.2 with one socket), and
+  the number of sockets hardly changes the latency (compare the one-socket line). A
+  lookup is six round trips to Postgres (pool pre-ping, BEGIN, three queries, ROLLBACK);
+  each is fast on an idle machine, but when the two cores are busy every round trip
+  waits for the scheduler; once lookups overlap beyond the pool's 5 connections the
+  pool opens (and then closes) overflow connections, which is where the tail jumps. The
+  "other processes" figure shows how much of the machine other work took during the run.
+  A pop whose lookup ends after its call has ended is not pushed (by design), so an
+  overloaded machine shows "lost" pops as well as a long tail.
+
+"""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
