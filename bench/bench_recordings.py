@@ -155,7 +155,7 @@ SELECT
     'bench/' || g || '.wav', (1700000000 + g) || '.' || g, 'wav', 'pcm_s16le', 8000, 1,
     dur, dur * 16, md5(g::text) || md5((g + 1)::text), now(),
     timestamptz '2026-11-26'
-        - (g * interval '1 second') * CAST(:span AS bigint) / CAST(:rows AS bigint),
+        - (g * CAST(:span AS bigint) / CAST(:rows AS bigint)) * interval '1 second',
     (13800000000 + (hashint(g, 1) % CAST(:callers AS bigint)))::text,
     (9615601 + hashint(g, 2) % 4)::text,
     CAST(:county0 AS bigint) + hashint(g, 3) % 4,
