@@ -251,10 +251,17 @@ class Journal:
             pos = Position(later[0], 0)  # released already, or never written to
         budget = max_bytes
         while len(result.entries) < max_entries and budget > 0:
+            # Read about what max_entries records take, not the whole budget: a writer
+            # catching up on a long backlog would otherwise read megabytes per batch
+            # to use a few hundred lines of them.
+            want = min(budget, max(64 * 1024, max_entries * 2048))
             with open(self.segment_path(pos.segment), "rb") as handle:
                 handle.seek(pos.offset)
-                data = handle.read(budget)
-            at_eof = len(data) < budget
+                data = handle.read(want)
+                if len(data) == want and want < budget and b"\n" not in data:
+                    data += handle.read(budget - want)  # one line longer than that
+                    want = budget
+            at_eof = len(data) < want
             budget -= len(data)
             cursor = 0
             while len(result.entries) < max_entries:

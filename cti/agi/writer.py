@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.agi.journal import Entry, Journal, Position
 from cti.agi.records import CallRecord, RecordRejected
@@ -183,6 +185,16 @@ END_UPSERT = _upsert_sql(
 )
 
 
+_COUNTIES_SQL = (
+    f"SELECT {County.code.key}, {County.id.key}, {County.queue_name.key} "  # noqa: S608
+    f"FROM {County.__tablename__} WHERE {County.code.key} = ANY($1::text[])"
+)
+_AGENTS_SQL = (
+    f"SELECT {User.interface.key}, {User.id.key} FROM {User.__tablename__} "  # noqa: S608
+    f"WHERE {User.interface.key} = ANY($1::text[])"
+)
+
+
 class LookupCache:
     """County code -> (id, queue) and agent interface -> user id, read from Postgres and
     reused for ``ttl`` seconds (misses included: an interface with no user is not
@@ -193,7 +205,9 @@ class LookupCache:
         self._counties: dict[str, tuple[float, tuple[int, str] | None]] = {}
         self._agents: dict[str, tuple[float, int | None]] = {}
 
-    async def resolve(self, session: AsyncSession, folded: Sequence[Folded]) -> Lookups:
+    async def resolve(self, session: AsyncSession | Any, folded: Sequence[Folded]) -> Lookups:
+        """``session``: an ``AsyncSession``, or an asyncpg connection (the writer's path)."""
+        raw = not isinstance(session, AsyncSession)
         now = time.monotonic()
         codes: set[str] = set()
         interfaces: set[str] = set()
@@ -207,17 +221,23 @@ class LookupCache:
                     interfaces.add(part["agent_interface"])  # type: ignore[arg-type]
         stale = {c for c in codes if now - self._counties.get(c, (-1e18, None))[0] > self.ttl}
         if stale:
-            rows = await session.execute(
-                select(County.code, County.id, County.queue_name).where(County.code.in_(stale))
-            )
+            if raw:
+                rows = await session.fetch(_COUNTIES_SQL, list(stale))
+            else:
+                rows = await session.execute(
+                    select(County.code, County.id, County.queue_name).where(County.code.in_(stale))
+                )
             found = {code: (cid, queue) for code, cid, queue in rows}
             for code in stale:
                 self._counties[code] = (now, found.get(code))
         stale = {i for i in interfaces if now - self._agents.get(i, (-1e18, None))[0] > self.ttl}
         if stale:
-            rows = await session.execute(
-                select(User.interface, User.id).where(User.interface.in_(stale))
-            )
+            if raw:
+                rows = await session.fetch(_AGENTS_SQL, list(stale))
+            else:
+                rows = await session.execute(
+                    select(User.interface, User.id).where(User.interface.in_(stale))
+                )
             found_agents = {iface: uid for iface, uid in rows}
             for iface in stale:
                 self._agents[iface] = (now, found_agents.get(iface))
@@ -226,12 +246,10 @@ class LookupCache:
         return Lookups(counties, agents)
 
 
-async def upsert_records(
-    session: AsyncSession, records: Sequence[CallRecord], cache: LookupCache | None = None
-) -> None:
-    """Apply ``records`` (in journal order) to ``calls`` in the session's transaction."""
-    folded = fold(records)
-    lookups = await (cache or LookupCache(ttl=0)).resolve(session, folded)
+def _columns(
+    folded: Sequence[Folded], lookups: Lookups
+) -> tuple[tuple[list, ...] | None, tuple[list, ...] | None]:
+    """The two statements' parameters: one list per column (None: no such rows)."""
     starts = []
     ends = []
     for e in folded:
@@ -250,11 +268,39 @@ async def upsert_records(
                 **_column_values(e.end, END_FIELDS, lookups),
             }
             ends.append(tuple(row[c] for c in _END_INSERT))
+    # rows -> one list per column
+    return (
+        tuple(map(list, zip(*starts, strict=True))) if starts else None,
+        tuple(map(list, zip(*ends, strict=True))) if ends else None,
+    )
+
+
+async def upsert_records(
+    session: AsyncSession, records: Sequence[CallRecord], cache: LookupCache | None = None
+) -> None:
+    """Apply ``records`` (in journal order) to ``calls`` in the session's transaction."""
+    folded = fold(records)
+    lookups = await (cache or LookupCache(ttl=0)).resolve(session, folded)
+    starts, ends = _columns(folded, lookups)
     connection = await session.connection()
-    if starts:  # rows -> one list per column
-        await connection.exec_driver_sql(START_UPSERT, tuple(map(list, zip(*starts, strict=True))))
+    if starts:
+        await connection.exec_driver_sql(START_UPSERT, starts)
     if ends:
-        await connection.exec_driver_sql(END_UPSERT, tuple(map(list, zip(*ends, strict=True))))
+        await connection.exec_driver_sql(END_UPSERT, ends)
+
+
+async def upsert_records_raw(
+    connection: Any, records: Sequence[CallRecord], cache: LookupCache
+) -> None:
+    """``upsert_records`` on an asyncpg connection, in a transaction of its own."""
+    folded = fold(records)
+    lookups = await cache.resolve(connection, folded)
+    starts, ends = _columns(folded, lookups)
+    async with connection.transaction():
+        if starts:
+            await connection.execute(START_UPSERT, *starts)
+        if ends:
+            await connection.execute(END_UPSERT, *ends)
 
 
 @dataclass(slots=True)
@@ -439,6 +485,10 @@ class JournalWriter:
         task.result()
 
     async def _upsert(self, records: list[CallRecord]) -> None:
+        engine = self.session_factory.kw.get("bind")
+        if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+            await self._upsert_raw(engine, records)
+            return
         async with self.session_factory() as session:
             try:
                 async with session.begin():
@@ -446,6 +496,25 @@ class JournalWriter:
             except DBAPIError as exc:
                 if is_permanent(exc):
                     raise PermanentFailure(str(exc.orig)[:300]) from exc
+                raise
+
+    async def _upsert_raw(self, engine: AsyncEngine, records: list[CallRecord]) -> None:
+        """The batch on the pooled connection's asyncpg object, without an ORM session
+        or SQLAlchemy's execution path (bench/bench_agi.py: ~0.4 ms less CPU per batch
+        for the session and ~0.2 ms per statement). Same transaction, same statements."""
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            try:
+                await upsert_records_raw(raw, records, self._lookups)
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate and exc.sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES:
+                    raise PermanentFailure(str(exc)[:300]) from exc
+                raise
+            except BaseException:
+                # Lost, hung or cancelled mid-batch: the connection's state is unknown,
+                # so it is closed rather than returned to the pool.
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
                 raise
 
     async def drain_all(self) -> int:
