@@ -132,6 +132,10 @@ class CountyPolicy(_Strict):
                         item = date.fromisoformat(item)
                     except ValueError:
                         raise ValueError(f"{item} is not a valid date") from None
+                elif not isinstance(item, date):
+                    # A list or object in the list is not hashable: let the date check
+                    # refuse it by its position instead of failing in set() below.
+                    return value
                 out.append(item)
             return tuple(sorted(set(out)))
         return value

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.routing import repo, versions
@@ -70,6 +70,22 @@ class RoutingService:
         catalog = await self.catalog(session)
         rules = check(rules or await repo.load_rules(session), catalog)
         return compile_table(rules, catalog)
+
+    async def rules(self, session: AsyncSession) -> RuleSet:
+        """The stored rules (what ``save`` wrote last), not necessarily applied yet."""
+        return await repo.load_rules(session)
+
+    async def history(
+        self, session: AsyncSession, *, limit: int = 50, before_id: int | None = None
+    ) -> list[RoutingVersion]:
+        """Versions newest first; page with ``before_id`` (keyset)."""
+        stmt = select(RoutingVersion).order_by(RoutingVersion.id.desc()).limit(limit)
+        if before_id is not None:
+            stmt = stmt.where(RoutingVersion.id < before_id)
+        return list(await session.scalars(stmt))
+
+    async def version(self, session: AsyncSession, version_id: int) -> RoutingVersion | None:
+        return await session.get(RoutingVersion, version_id)
 
     async def render(self, session: AsyncSession, rules: RuleSet | None = None) -> Rendered:
         return render(await self.table(session, rules))
