@@ -80,7 +80,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _ours(context: str) -> bool:
-    return context == ROUTING_CONTEXT or context.startswith(COUNTY_CONTEXT_PREFIX)
+    return (
+        context == ROUTING_CONTEXT
+        or context.startswith(f"{ROUTING_CONTEXT}-")
+        or context.startswith(COUNTY_CONTEXT_PREFIX)
+    )
 
 
 def _key(context: str, exten: str, priority: str, label: str, app: str, data: str) -> tuple:

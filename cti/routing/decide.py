@@ -1,21 +1,40 @@
 """The route decision: one pure function of (rules, caller, DID, time) -> where the call goes.
 
-``compile_table`` turns a checked ``RuleSet`` into a ``Table``: for every DID, the caller
-prefixes that apply to it (its own rules, plus the all-DIDs rules it does not override)
-and its fallback county. ``decide`` answers the simulator from the table and
-``render.py`` writes the dialplan from the same table, entry for entry, so the two
-cannot disagree.
+``compile_table`` turns a checked ``RuleSet`` into a ``Table``: per DID, its own caller
+prefixes and its fallback county; once, the all-DIDs prefixes. ``decide`` answers the
+simulator from the table and ``render.py`` writes the dialplan from the same table, so the
+two cannot disagree.
 
-How the dialplan matches, and so how ``decide`` matches (Asterisk 22, pbx.c):
+Precedence, for a call to a known DID (the same in the simulator and in the dialplan):
 
-* one extension per DID, ``exten => 9615601,1,...``: a DID without one is unknown and
-  the call is refused (the trunk answers 404), as before routing rules existed;
-* one caller-ID extension per applicable prefix, ``exten => 9615601/_1380013.,1,...``.
-  ``.`` needs at least one more character, so a prefix matches callers *longer* than
-  itself. A caller-ID extension beats the plain one, and between two of them the one
-  with more literal digits wins (the "longest prefix"). A caller without a number
-  (anonymous) matches no prefix. The caller number is matched as Asterisk holds it,
-  character for character, with no normalisation;
+1. the longest of **this DID's own** prefixes that the caller's number extends;
+2. else the longest **all-DIDs** prefix that the caller's number extends;
+3. else the DID's county; 4. else the default county.
+
+A DID-specific prefix always beats an all-DIDs prefix, even a longer one: a rule written
+for one DID is the more specific rule. (Before, the longest prefix of both kinds won; that
+needed every all-DIDs rule written once per DID, DIDs x prefixes lines.)
+
+How the dialplan implements it (Asterisk 22, main/pbx.c ``pbx_find_extension`` with the
+default ``extenpatternmatchnew=no``: the context's own extensions in ``ext_cmp`` order,
+first match that has the priority wins, then its ``include =>`` contexts in order):
+
+* ``[hotline-routing]`` (included by ``[from-trunk]``): one extension per DID; it sets
+  ``__DID`` and jumps to ``hotline-routing-match,<DID>,1``. A DID without one is unknown
+  and the call is refused (the trunk answers 404), as before routing rules existed;
+* ``[hotline-routing-match]``: the DID-specific rules ``exten => <DID>/_<PREFIX>.``, then
+  ``include => hotline-routing-prefixes`` (the all-DIDs rules, ``exten =>
+  _[0-9+]./_<PREFIX>.``, each written once), then ``include => hotline-routing-dids`` (one
+  plain ``exten => <DID>`` per DID: its county or the default). Includes are searched only
+  when no own extension matched, and in the order written: that is steps 1 to 4;
+* ``.`` needs at least one more character, so a prefix matches callers *longer* than
+  itself; between caller-ID patterns of one extension the one with more literal digits
+  sorts first (``ext_cmp_pattern``: a digit sorts before ``.``), so the longest prefix
+  wins. A caller without a number (anonymous) matches no prefix (``matchcid``). The caller
+  number is matched as Asterisk holds it, character for character, except that Asterisk
+  skips ``-`` in it (``_extension_match_core``);
+* every target is ``Goto(hotline-county-<code>,s,1)``, which sets ``__COUNTY`` and
+  ``__COUNTY_QUEUE`` and then decides the county's hours and overflow;
 * opening hours are ``GotoIfTime(<start>-<end-1min>,<days>,*,*,<zone>)``, so a window
   ``08:00-18:00`` is open from 08:00:00 to 17:59:59 local time; a holiday compares the
   local date ``STRFTIME(${EPOCH},<zone>,%Y%m%d)``; both in the county's time zone;
@@ -49,7 +68,7 @@ class DidEntry:
     did: str
     #: The plain extension: the DID's county or the default county.
     fallback: Target
-    #: prefix -> target; DID-specific rules override all-DIDs rules with the same prefix.
+    #: prefix -> target: this DID's own prefix rules only (they beat all-DIDs rules).
     prefixes: Mapping[str, Target]
     max_prefix: int
 
@@ -59,6 +78,9 @@ class Table:
     dids: Mapping[str, DidEntry]
     policies: Mapping[str, CountyPolicy]
     queues: Mapping[str, str]  # county -> queue
+    #: prefix -> target: the all-DIDs prefix rules (after a DID's own, before its county).
+    prefixes: Mapping[str, Target] = field(default_factory=dict)
+    max_prefix: int = 0
 
 
 Action = Literal["queue", "voicemail", "callback", "reject"]
@@ -112,7 +134,7 @@ def compile_table(rules: RuleSet, catalog: Catalog) -> Table:
         else:
             assert rules.default_county is not None  # rules.check guarantees it
             fallback = Target(rules.default_county, "default_county")
-        prefixes = {**global_prefixes, **own_prefixes.get(rule.did, {})}
+        prefixes = own_prefixes.get(rule.did, {})
         dids[rule.did] = DidEntry(
             did=rule.did,
             fallback=fallback,
@@ -123,15 +145,30 @@ def compile_table(rules: RuleSet, catalog: Catalog) -> Table:
         dids=dids,
         policies={policy.county: policy for policy in rules.counties},
         queues=dict(catalog.counties),
+        prefixes=global_prefixes,
+        max_prefix=max(map(len, global_prefixes), default=0),
     )
 
 
-def match(entry: DidEntry, caller: str) -> Target:
-    """The entry's target for this caller: the longest prefix the caller extends."""
-    if entry.prefixes and caller:
-        prefixes = entry.prefixes
-        for length in range(min(len(caller) - 1, entry.max_prefix), 0, -1):
-            target = prefixes.get(caller[:length])
+def _longest(prefixes: Mapping[str, Target], max_prefix: int, caller: str) -> Target | None:
+    """The target of the longest prefix in ``prefixes`` that ``caller`` extends."""
+    for length in range(min(len(caller) - 1, max_prefix), 0, -1):
+        target = prefixes.get(caller[:length])
+        if target is not None:
+            return target
+    return None
+
+
+def match(table: Table, entry: DidEntry, caller: str) -> Target:
+    """The target for this caller and DID: the DID's own longest prefix, else the longest
+    all-DIDs prefix, else the DID's fallback (its county or the default)."""
+    if caller:
+        if entry.prefixes:
+            target = _longest(entry.prefixes, entry.max_prefix, caller)
+            if target is not None:
+                return target
+        if table.prefixes:
+            target = _longest(table.prefixes, table.max_prefix, caller)
             if target is not None:
                 return target
     return entry.fallback
@@ -178,7 +215,7 @@ def decide(
     entry = table.dids.get(did)
     if entry is None:
         return Decision(did, caller, "reject", reason=f"no rule for DID {did}: refused (404)")
-    target = match(entry, caller)
+    target = match(table, entry, caller)
     county = target.county
     queue = table.queues[county]
     steps = [f"{target.rule} -> county {county}, queue {queue}"]

@@ -9,11 +9,12 @@ A ``RuleSet`` is everything that decides where a call goes:
 * ``counties``: per-county opening hours (time zone, weekly windows, holidays) with an
   after-hours action, and overflow (no logged-in agent, or a wait limit) to another queue.
 
-Precedence (the same in the simulator and in the dialplan, see ``decide.py``):
-the longest matching prefix among the rules for this DID; a DID-specific rule beats an
-all-DIDs rule with the same prefix; then the DID's own county; then the default county.
-Two rules that could claim the same call at the same precedence (the same DID twice,
-the same prefix twice for the same DID) are rejected, so no two rules are ambiguous.
+Precedence (the same in the simulator and in the dialplan, see ``decide.py``): the
+longest of this DID's own prefixes that the caller's number extends; else the longest
+all-DIDs prefix; else the DID's own county; else the default county. A DID-specific prefix
+beats every all-DIDs prefix, even a longer one. Two rules that could claim the same call
+at the same precedence (the same DID twice, the same prefix twice for the same DID or
+twice for all DIDs) are rejected, so no two rules are ambiguous.
 
 Everything here ends up in dialplan text, so every value is checked against a strict
 whitelist before it is accepted: digits (a leading ``+`` for numbers), county codes and

@@ -85,16 +85,26 @@ def test_every_file_is_well_formed_and_templates_exist(path):
 
 
 def test_routing_include_matches_the_seeded_counties():
-    routes = {}
-    for match in re.finditer(
-        r"exten => (\d+),1,Set\(__COUNTY=(\w+)\)\n same => n,Set\(__COUNTY_QUEUE=([\w-]+)\)\n"
-        r" same => n,Set\(__DID=(\d+)\)\n same => n,Goto\(hotline-call,s,1\)",
-        (CONF / "extensions_routing.conf").read_text(),
-    ):
-        did, code, queue, did_again = match.groups()
-        assert did == did_again
-        routes[did] = (code, queue)
-    assert routes == {c["did"]: (c["code"], c["queue"]) for c in COUNTIES}
+    """Run the shipped include as Asterisk would (tests/unit/routing/dialplan_model.py):
+    each seeded DID reaches its county's queue with COUNTY, COUNTY_QUEUE and DID set."""
+    from datetime import UTC, datetime
+
+    from cti.routing.render import parse_entries
+    from tests.unit.routing.dialplan_model import Dialplan
+
+    text = (CONF / "extensions_routing.conf").read_text()
+    dids = {e.exten for e in parse_entries(text) if e.context == "hotline-routing"}
+    assert dids == {c["did"] for c in COUNTIES}
+    dialplan = Dialplan(text)
+    at = datetime(2027, 1, 4, 2, 0, tzinfo=UTC)
+    for county in COUNTIES:
+        for caller in ("", "13800138000"):
+            outcome = dialplan.run(caller=caller, did=county["did"], at=at)
+            assert outcome.action == "queue"
+            assert outcome.variables == {
+                "DID": county["did"], "COUNTY": county["code"], "COUNTY_QUEUE": county["queue"]
+            }  # fmt: skip
+    assert dialplan.run(caller="", did="1", at=at).action == "reject"
 
 
 def test_queues_exist_per_county_and_members_are_pjsip_endpoints():

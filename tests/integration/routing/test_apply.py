@@ -81,7 +81,7 @@ async def test_apply_writes_reloads_verifies_and_records_a_version(
         report = await service.apply(db, ACTOR)
     assert report.outcome.ok, report.outcome
     text = (conf_dir / FILENAME).read_text()
-    assert "exten => 12345/_1380013.,1,Set(__COUNTY=south)" in text
+    assert "exten => _[0-9+]./_1380013.,1,Goto(hotline-county-south,s,1)" in text
     assert "[hotline-county-north]" in text
     assert pbx.loaded == list(parse_entries(text))
     assert [a["Action"] for a in pbx.actions] == ["Login", "Reload", "ShowDialPlan", "Logoff"]
@@ -90,7 +90,7 @@ async def test_apply_writes_reloads_verifies_and_records_a_version(
     version = report.version
     assert version.result == "applied" and version.text == text
     assert version.author_name == "tester" and len(version.sha256) == 64
-    assert "+exten => 12345,1,Set(__COUNTY=north)" in version.diff
+    assert "+exten => 12345,1,Goto(hotline-county-north,s,1)" in version.diff
     assert version.lint_output == ""
     async with session_factory() as db:
         entry = await db.scalar(

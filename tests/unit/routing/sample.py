@@ -44,6 +44,8 @@ def rich() -> dict[str, Any]:
             {"prefix": "1380013", "county": "west", "did": "12345"},
             {"prefix": "+86139", "county": "west"},
             {"prefix": "0791", "county": "north", "did": "9615602"},
+            # shorter than the all-DIDs 1380013, and still first for 9615602
+            {"prefix": "13", "county": "west", "did": "9615602"},
         ],
         "counties": [
             {

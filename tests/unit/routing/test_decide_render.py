@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cti.routing.decide import compile_table, decide
-from cti.routing.render import parse_entries, render
+from cti.routing.render import parse_entries, parse_includes, render
 from cti.routing.rules import check
-from tests.unit.routing.dialplan_model import Dialplan
+from tests.unit.routing.dialplan_model import Dialplan, exten_cmp
 from tests.unit.routing.sample import CATALOG, SEEDED, rich
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[3]
@@ -86,11 +86,11 @@ def test_simulator_and_rendered_dialplan_agree_on_a_table_of_calls(empty):
     assert {action for action, _ in seen} == {"queue", "voicemail", "callback", "reject"}
     assert {rule for _, rule in seen} >= {
         "dids.0", "dids.1", "dids.3", "default_county",
-        "prefixes.0", "prefixes.1", "prefixes.2", "prefixes.3", "prefixes.4",
+        "prefixes.0", "prefixes.1", "prefixes.2", "prefixes.3", "prefixes.4", "prefixes.5",
     }  # fmt: skip
 
 
-def test_precedence_longest_prefix_then_did_specific_then_did_then_default():
+def test_precedence_did_prefix_then_all_dids_prefix_then_did_then_default():
     at = datetime(2027, 1, 4, 2, 0, tzinfo=UTC)
     table = compile_table(check(rich(), CATALOG), CATALOG)
 
@@ -105,6 +105,11 @@ def test_precedence_longest_prefix_then_did_specific_then_did_then_default():
     assert rule("", "9615601") == "dids.0"  # anonymous
     assert rule("07911234567", "9615601") == "dids.0"  # 0791 is only for 9615602
     assert rule("07911234567", "9615602") == "prefixes.4"
+    # a DID's own prefix beats every all-DIDs prefix, even a longer one
+    assert rule("13800138000", "9615602") == "prefixes.5"  # own 13, not all-DIDs 1380013
+    assert rule("131", "9615602") == "prefixes.5"
+    assert rule("13", "9615602") == "dids.1"  # 13 needs a longer caller
+    assert rule("+8613900139000", "9615602") == "prefixes.3"  # no own prefix matches
     assert decide(table, caller="1", did="999", at=at).action == "reject"
 
 
@@ -112,7 +117,13 @@ def test_the_seeded_rules_render_the_shipped_include_exactly():
     rendered = render(compile_table(check(SEEDED, CATALOG), CATALOG))
     assert rendered.text == (ROOT / "asterisk_conf" / "extensions_routing.conf").read_text()
     assert parse_entries(rendered.text) == rendered.entries
-    assert rendered.contexts == ("hotline-routing",)
+    assert rendered.contexts == (
+        "hotline-routing", "hotline-routing-match", "hotline-routing-dids",
+        "hotline-county-east", "hotline-county-north", "hotline-county-south",
+        "hotline-county-west",
+    )  # fmt: skip
+    assert rendered.includes == (("hotline-routing-match", "hotline-routing-dids"),)
+    assert parse_includes(rendered.text) == rendered.includes
 
 
 def test_rendering_is_deterministic_and_order_independent():
@@ -144,3 +155,78 @@ CALLER = st.one_of(
 )
 def test_simulator_and_dialplan_agree_on_generated_calls(caller, did, at, empty):
     assert_agree(*both(rich(), caller=caller, did=did, at=at, empty=frozenset(empty)))
+
+
+def test_the_model_orders_extensions_as_pbx_c_does():
+    """ast_add_extension2_lockopt keeps ext_cmp order: plain names before patterns; for one
+    name, caller-ID extensions before the plain one; more literal digits before '.'."""
+    import functools
+
+    keys = [("_X.", "_138."), ("9615601", None), ("_[0-9+].", "_138."),
+            ("9615601", "_138."), ("9615601", "_1380013."), ("_X.", None)]  # fmt: skip
+    assert sorted(keys, key=functools.cmp_to_key(exten_cmp)) == [
+        ("9615601", "_1380013."), ("9615601", "_138."), ("9615601", None),
+        ("_X.", "_138."), ("_X.", None), ("_[0-9+].", "_138."),
+    ]  # fmt: skip
+    # so in ONE context a plain DID hides a pattern's caller-ID rule: why the all-DIDs
+    # rules live in an included context, searched only after the context's own extensions
+    one = Dialplan(
+        "[hotline-routing]\n"
+        "exten => _X./_138.,1,Goto(hotline-county-south,s,1)\n"
+        "exten => 9615601,1,Goto(hotline-county-north,s,1)\n"
+        "[hotline-county-south]\nexten => s,1,Set(__COUNTY=south)\n"
+        " same => n,Goto(hotline-call,s,1)\n"
+        "[hotline-county-north]\nexten => s,1,Set(__COUNTY=north)\n"
+        " same => n,Goto(hotline-call,s,1)\n"
+    )  # fmt: skip
+    at = datetime(2027, 1, 4, tzinfo=UTC)
+    assert one.run(caller="1385", did="9615601", at=at).variables["COUNTY"] == "north"
+    assert one.run(caller="1385", did="9615609", at=at).variables["COUNTY"] == "south"
+
+
+def test_the_dialplan_grows_with_rules_not_with_dids_times_prefixes():
+    data = {
+        "dids": [{"did": f"96{i:05d}", "county": "north"} for i in range(100)],
+        "prefixes": [{"prefix": f"13{i:03d}", "county": "south"} for i in range(200)]
+        + [{"prefix": f"15{i:02d}", "county": "east", "did": "9600007"} for i in range(50)],
+    }
+    rendered = render(compile_table(check(data, CATALOG), CATALOG))
+    # per DID: Set+Goto, and its fallback Goto; one Goto per rule; 3 per county used
+    assert len(rendered.entries) == 100 * 3 + 200 + 50 + 3 * 3
+    assert rendered.text.count("\n") < 2 * len(rendered.entries)
+
+
+PREFIX = st.text(alphabet="13", min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    own=st.lists(st.tuples(st.sampled_from(["111", "113", "+3"]), PREFIX), max_size=8),
+    shared=st.lists(PREFIX, max_size=8),
+    callers=st.lists(st.one_of(st.just(""), st.text(alphabet="13+", max_size=6)), max_size=8),
+)
+def test_generated_rule_sets_agree_on_precedence(own, shared, callers):
+    """Random mixes of DID-specific and all-DIDs prefixes over a two-digit alphabet, so
+    that prefixes nest and overlap: the simulator and the dialplan pick the same rule."""
+    counties = sorted(CATALOG.counties)
+    data = {
+        "default_county": "central",
+        "dids": [{"did": "111", "county": "north"}, {"did": "113"}, {"did": "+3"}],
+        "prefixes": [
+            {"prefix": p, "county": counties[i % 5], "did": d}
+            for i, (d, p) in enumerate(dict.fromkeys(own))
+        ]
+        + [
+            {"prefix": p, "county": counties[(i + 2) % 5]}
+            for i, p in enumerate(dict.fromkeys(shared))
+        ],
+    }  # fmt: skip
+    table = compile_table(check(data, CATALOG), CATALOG)
+    dialplan = Dialplan(render(table).text)
+    at = datetime(2027, 1, 4, 2, 0, tzinfo=UTC)
+    for caller in callers:
+        for did in ("111", "113", "+3", "13"):
+            assert_agree(
+                decide(table, caller=caller, did=did, at=at),
+                dialplan.run(caller=caller, did=did, at=at),
+            )

@@ -39,12 +39,12 @@ def test_the_seeded_and_the_rich_rule_sets_are_valid():
         (lambda d: d.update(default_county=None), "dids.2.county", "default county"),
         (
             lambda d: d["prefixes"].append({"prefix": "138", "county": "east"}),
-            "prefixes.5.prefix",
+            "prefixes.6.prefix",
             "already",
         ),
         (
             lambda d: d["prefixes"].append({"prefix": "139", "county": "east", "did": "555"}),
-            "prefixes.5.did",
+            "prefixes.6.did",
             "no DID rule",
         ),
         (
