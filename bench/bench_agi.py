@@ -480,13 +480,14 @@ What moved the figures (same benchmark, old and new code run back to back at con
 
 Whether the targets are met:
 
-- 3,000 requests/s and p99 < 5 ms need CPU: at 0.73-0.87 ms of CPU per request (client,
-  server, writer and Postgres together) in the least contended runs, 1.0-1.1 ms in the
-  contended ones, 2 idle cores top out at ~1,900-2,700 requests/s before any queueing.
-  The best run while building this (other processes at 0.16 cores) gave 1,580
-  requests/s, p99 10.5 ms at concurrency 8. Most runs had other processes taking 1-1.6
-  cores, so their requests/s and p99 say more about the machine than about this code;
-  compare CPU per request.
+- 3,000 requests/s and p99 < 5 ms: not verified. Every run while building this had
+  other processes taking 0.2-1.6 of the 2 cores (the best: 0.16 cores, 1,580 requests/s,
+  p99 10.5 ms at concurrency 8), so requests/s and p99 here say more about the machine
+  than about this code. CPU per request measured under such contention is inflated too:
+  the old code used 1,401-1,507 us per request in these runs, yet its figures on a quiet
+  machine were 3,222 requests/s (so <= ~620 us). The new code uses ~28% less CPU per
+  request than the old under the same load, which should lift both throughput and the
+  tail on a quiet machine; re-run this benchmark on one to know whether it is enough.
 - 500x is out of reach on this machine, structurally: a classic request costs at least an
   interpreter start plus pyst2 (~80 ms of CPU; ~130-160 ms with our handler), so 2 cores
   run 12-25 of them per second, and 500x would take 6,000-12,500 FastAGI requests/s, i.e.
