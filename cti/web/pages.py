@@ -18,6 +18,7 @@ LINKS: dict[Role, list[tuple[str, str]]] = {
     Role.SUPERVISOR: [("/recordings", "Recordings")],
     Role.ADMIN: [
         ("/recordings", "Recordings"),
+        ("/admin/routing", "County routing"),
         ("/api/users", "Users (JSON)"),
         ("/api/audit", "Audit log (JSON)"),
     ],

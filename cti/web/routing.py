@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from sqlalchemy import select
 
@@ -420,3 +421,14 @@ async def rollback(
         # The version names a county or queue that no longer exists.
         raise _refused(exc) from None
     return _apply_out(report)
+
+
+# --- page ------------------------------------------------------------------------------------
+
+
+@router.get("/admin/routing", response_class=HTMLResponse)
+async def page(request: Request, ctx: AdminUser) -> Response:
+    """The editor, simulator, preview/apply and history; it talks to the API above."""
+    return request.app.state.templates.TemplateResponse(
+        request, "routing.html", {"user": ctx.user, "csrf_token": ctx.session.csrf_token}
+    )
