@@ -21,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from cti.numbers import normalise
 from cti.recordings import names, scoring, search
@@ -576,6 +576,19 @@ class ComplaintIn(BaseModel):
     reason: str = Field(min_length=1, max_length=5000)
 
 
+def _free_text(value: str, field: str, what: str) -> str:
+    """Trimmed free text for complaints: not empty, no NUL or other control characters
+    (tab and line breaks allowed). Stored as typed; the page shows it as text, never HTML."""
+    value = value.strip()
+    if not value:
+        raise Invalid(f"give the {what}", fields={field: "empty"})
+    if any((ord(ch) < 32 and ch not in "\t\r\n") or ord(ch) == 127 for ch in value):
+        raise Invalid(
+            f"the {what} must not contain control characters", fields={field: "control character"}
+        )
+    return value
+
+
 @router.post("/api/recordings/{recording_id}/complaints", status_code=201)
 async def open_complaint(
     request: Request, recording_id: RecordingId, body: ComplaintIn, ctx: StaffUser, db: DbSession
@@ -587,9 +600,7 @@ async def open_complaint(
         ticket_id = await db.scalar(select(Ticket.id).where(Ticket.number == body.ticket))
         if ticket_id is None:
             raise Invalid(f"no ticket {body.ticket}", fields={"ticket": "unknown"})
-    reason = body.reason.strip()
-    if not reason or "\x00" in reason:
-        raise Invalid("give the reason", fields={"reason": "empty"})
+    reason = _free_text(body.reason, "reason", "reason")
     # The UPDATE takes the row lock that purge holds while deleting, so a hold is never
     # lost to a purge running at the same moment.
     await db.execute(update(Recording).where(Recording.id == row.id).values(legal_hold=True))
@@ -614,6 +625,85 @@ async def open_complaint(
         reason=reason,
         opened_at=complaint.opened_at,
         closed_at=None,
+    )
+
+
+class ComplaintCloseIn(BaseModel):
+    resolution: str = Field(min_length=1, max_length=5000)
+
+
+class ComplaintClosedOut(ComplaintOut):
+    #: The recording's hold after the close: released only when no complaint stays open.
+    legal_hold: bool
+
+
+@router.post("/api/recordings/{recording_id}/complaints/{complaint_id}/close")
+async def close_complaint(
+    request: Request,
+    recording_id: RecordingId,
+    complaint_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    body: ComplaintCloseIn,
+    ctx: StaffUser,
+    db: DbSession,
+) -> ComplaintClosedOut:
+    """Resolve a complaint. The recording's legal hold is released only when this was its
+    last open complaint; the resolution goes to the audit log."""
+    row = await _visible(db, ctx.user, recording_id)
+    resolution = _free_text(body.resolution, "resolution", "resolution")
+    # Lock order as in ``open_complaint`` and ``retention.purge``: the recording row first.
+    # Opening a complaint and purging take this lock too, so the "no other open complaint"
+    # check below cannot miss a complaint opened at the same moment, and purge skips the row
+    # (``SKIP LOCKED``) until the new hold state is committed.
+    await db.execute(select(Recording.id).where(Recording.id == row.id).with_for_update())
+    complaint = await db.scalar(
+        select(Complaint)
+        .where(Complaint.id == complaint_id, Complaint.recording_id == row.id)
+        .with_for_update()
+    )
+    if complaint is None:
+        raise NotFound(f"no complaint {complaint_id} on recording {row.id}")
+    if complaint.closed_at is not None:
+        raise Conflict(f"complaint {complaint_id} is already closed")
+    complaint.closed_at = datetime.now(UTC)
+    still_open = await db.scalar(
+        select(
+            exists().where(
+                Complaint.recording_id == row.id,
+                Complaint.closed_at.is_(None),
+                Complaint.id != complaint.id,
+            )
+        )
+    )
+    if not still_open:
+        await db.execute(update(Recording).where(Recording.id == row.id).values(legal_hold=False))
+    number = (
+        await db.scalar(select(Ticket.number).where(Ticket.id == complaint.ticket_id))
+        if complaint.ticket_id is not None
+        else None
+    )
+    audit.record(
+        db,
+        actor_id=ctx.user.id,
+        actor_name=ctx.user.username,
+        action="recording.complaint.close",
+        object_type="recording",
+        object_id=row.id,
+        detail={
+            "complaint": complaint.id,
+            "ticket": number,
+            "resolution": resolution,
+            "legal_hold": bool(still_open),
+        },
+        ip=client_ip(request),
+    )
+    await db.commit()
+    return ComplaintClosedOut(
+        id=complaint.id,
+        ticket=number,
+        reason=complaint.reason,
+        opened_at=complaint.opened_at,
+        closed_at=complaint.closed_at,
+        legal_hold=bool(still_open),
     )
 
 

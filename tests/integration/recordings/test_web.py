@@ -20,9 +20,11 @@ from sqlalchemy.exc import DBAPIError
 from cti.app import create_app
 from cti.bus import InMemoryBus
 from cti.recordings.indexer import Indexer
+from cti.recordings.retention import on_hold
+from cti.store.audit import AuditEntry
 from cti.store.calls import Call
 from cti.store.counties import County
-from cti.store.recordings import Recording, RecordingAccess
+from cti.store.recordings import Complaint, Recording, RecordingAccess
 from cti.store.tickets import Ticket
 from cti.store.users import Role, User
 from tests.conftest import csrf_of, login
@@ -474,3 +476,157 @@ async def test_inspector_page_renders(world):
     assert r.status_code == 200 and 'src="/static/recordings.js"' in r.text
     assert "<script>" not in r.text  # CSP: no inline script
     assert (datetime.now(UTC) - timedelta(days=1)).year >= 2026
+
+
+# --- closing complaints --------------------------------------------------------------------
+
+
+async def _open_complaint(c, rid: int, reason: str, ticket: str | None = None) -> int:
+    body = {"reason": reason, **({"ticket": ticket} if ticket else {})}
+    r = await c.post(f"/api/recordings/{rid}/complaints", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def _held_for_purge(session_factory, rid: int) -> bool:
+    """What retention's purge decides for this recording (its ``on_hold`` condition)."""
+    async with session_factory() as db:
+        return await db.scalar(select(Recording.id).where(Recording.id == rid, on_hold())) == rid
+
+
+async def test_closing_the_last_open_complaint_releases_the_hold(world, session_factory):
+    rid = world["ids"][0]
+    async with _client(world, "north_inspector") as c:
+        first = await _open_complaint(c, rid, "citizen says the agent was rude", world["ticket"])
+        second = await _open_complaint(c, rid, "wrong fee quoted")
+        assert (await c.get(f"/api/recordings/{rid}")).json()["legal_hold"] is True
+        assert await _held_for_purge(session_factory, rid)
+
+        r = await c.post(
+            f"/api/recordings/{rid}/complaints/{first}/close",
+            json={"resolution": "apology sent"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["legal_hold"] is True and r.json()["closed_at"] is not None
+        assert r.json()["ticket"] == world["ticket"]
+        assert (await c.get(f"/api/recordings/{rid}")).json()["legal_hold"] is True
+        assert await _held_for_purge(session_factory, rid)
+
+        again = await c.post(
+            f"/api/recordings/{rid}/complaints/{first}/close", json={"resolution": "twice"}
+        )
+        assert again.status_code == 409
+
+    async with _client(world, "south_supervisor") as c:  # out of scope: as if absent
+        r = await c.post(
+            f"/api/recordings/{rid}/complaints/{second}/close", json={"resolution": "x"}
+        )
+        assert r.status_code == 404
+    async with _client(world, "admin") as c:
+        r = await c.post(
+            f"/api/recordings/{rid}/complaints/{second}/close",
+            json={"resolution": "fee refunded"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["legal_hold"] is False
+        detail = (await c.get(f"/api/recordings/{rid}")).json()
+    assert detail["legal_hold"] is False
+    assert all(x["closed_at"] is not None for x in detail["complaints"])
+    assert not await _held_for_purge(session_factory, rid)
+    async with session_factory() as db:
+        entries = (
+            await db.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.action == "recording.complaint.close",
+                    AuditEntry.object_id == str(rid),
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert [(e.actor_name, e.detail["complaint"], e.detail["resolution"]) for e in entries] == [
+        (world["users"]["north_inspector"], first, "apology sent"),
+        (world["users"]["admin"], second, "fee refunded"),
+    ]
+    assert [e.detail["legal_hold"] for e in entries] == [True, False]
+
+
+async def test_closing_a_complaint_needs_staff_scope_and_csrf(world, session_factory):
+    north1, north2, _ = world["ids"]
+    async with _client(world, "inspector") as c:
+        cid = await _open_complaint(c, north1, "dispute")
+        url = f"/api/recordings/{north1}/complaints/{cid}/close"
+        # the complaint belongs to another recording: not found there
+        r = await c.post(
+            f"/api/recordings/{north2}/complaints/{cid}/close", json={"resolution": "x"}
+        )
+        assert r.status_code == 404
+        r = await c.post(
+            f"/api/recordings/{north1}/complaints/2147483000/close", json={"resolution": "x"}
+        )
+        assert r.status_code == 404
+        del c.headers["X-CSRF-Token"]
+        assert (await c.post(url, json={"resolution": "x"})).status_code == 403
+        wrong = await c.post(url, json={"resolution": "x"}, headers={"X-CSRF-Token": "forged"})
+        assert wrong.status_code == 403
+    async with _client(world, "agent_a") as c:  # the agent answered the call, still no
+        r = await c.post(url, json={"resolution": "x"})
+        assert r.status_code == 403
+    async with _client(world, "south_supervisor") as c:
+        assert (await c.post(url, json={"resolution": "x"})).status_code == 404
+    async with session_factory() as db:
+        complaint = await db.get(Complaint, cid)
+        assert complaint.closed_at is None
+        assert (await db.get(Recording, north1)).legal_hold is True
+
+
+HOSTILE_OPEN = [
+    {"ticket": "<script>alert(1)</script>", "reason": "x"},
+    {"ticket": "T1' OR '1'='1", "reason": "x"},
+    {"ticket": "../../etc/passwd", "reason": "x"},
+    {"ticket": "T" * 25, "reason": "x"},
+    {"ticket": "T2099-000001\x00", "reason": "x"},
+    {"reason": "rude\x00agent"},
+    {"reason": "\x1b[2J\x1b[31mterminal escape"},
+    {"reason": "back\x08space"},
+    {"reason": "   "},
+    {"reason": ""},
+    {"reason": "x" * 5001},
+    {"reason": ["not", "text"]},
+    {},
+]
+
+
+async def test_hostile_complaint_input_is_refused_and_nothing_stored(world, session_factory):
+    rid = world["ids"][1]
+    async with _client(world, "inspector") as c:
+        for body in HOSTILE_OPEN:
+            r = await c.post(f"/api/recordings/{rid}/complaints", json=body)
+            assert r.status_code == 422, (body, r.status_code)
+        async with session_factory() as db:
+            assert (
+                await db.scalar(select(Complaint.id).where(Complaint.recording_id == rid)) is None
+            )
+            assert (await db.get(Recording, rid)).legal_hold is False
+        # markup is text, not hostile: stored as typed (the page shows it with textContent)
+        cid = await _open_complaint(c, rid, "<img src=x onerror=alert(1)>")
+        for resolution in ("done\x00", "\x1b]0;owned\x07", "  ", "x" * 5001):
+            r = await c.post(
+                f"/api/recordings/{rid}/complaints/{cid}/close", json={"resolution": resolution}
+            )
+            assert r.status_code == 422, (resolution, r.status_code)
+        detail = (await c.get(f"/api/recordings/{rid}")).json()
+    assert [(x["reason"], x["closed_at"]) for x in detail["complaints"]] == [
+        ("<img src=x onerror=alert(1)>", None)
+    ]
+    assert detail["legal_hold"] is True
+    async with session_factory() as db:
+        assert (
+            await db.scalar(
+                select(AuditEntry.id).where(
+                    AuditEntry.action == "recording.complaint.close",
+                    AuditEntry.object_id == str(rid),
+                )
+            )
+            is None
+        )
