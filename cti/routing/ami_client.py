@@ -9,10 +9,15 @@ keeps having neither ``system`` nor ``config`` write access.
 
 What real Asterisk answers (``../shared/asterisk-traces/ami-actions.txt``):
 ``Reload`` -> ``Response: Success / Message: Module Reloaded``; an error is
-``Response: Error / Message: ...``. ``ShowDialPlan`` -> ``Response: Success / EventList:
-start``, one ``ListDialplan`` event per priority (``Context``, ``Extension`` without the
-caller-ID match, ``ExtensionLabel``, ``Priority``, ``Application``, ``AppData``,
-``Registrar``), then ``ShowDialPlanComplete`` (pbx.c ``manager_show_dialplan_helper``).
+``Response: Error / Message: ...``. ``ShowDialPlan`` (no capture holds one; this is from
+main/pbx.c ``manager_show_dialplan``/``manager_show_dialplan_helper`` and the list
+framing of main/manager.c, which the captured ``QueueStatus`` list shows) ->
+``Response: Success / EventList: start / Message: DialPlan list will follow``, one
+``ListDialplan`` event per priority (``Context``, ``Extension`` without the caller-ID
+match, ``ExtensionLabel`` if any, ``Priority``, ``Application``, ``AppData``,
+``Registrar``) and per include (``Context``, ``IncludeContext``, ``Registrar``), then
+``ShowDialPlanComplete`` with ``ListItems`` (the number of ``ListDialplan`` sent),
+``ListExtensions``, ``ListPriorities``, ``ListContexts``.
 """
 
 from __future__ import annotations
@@ -138,6 +143,11 @@ class RoutingAmi:
                 if event == "ListDialplan":
                     items.append(message)
                 elif event == "ShowDialPlanComplete":
+                    count = first(message.get("ListItems"))
+                    if count.isdigit() and int(count) != len(items):
+                        raise AmiError(
+                            f"ShowDialPlan announced {count} items and sent {len(items)}"
+                        )
                     return items
         except TimeoutError:
             raise AmiError(f"ShowDialPlan not complete within {self.timeout} s") from None

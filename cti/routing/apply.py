@@ -20,18 +20,24 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from cti.ami.protocol import AmiMessage, first
+from cti.ami.protocol import AmiMessage
 from cti.routing.ami_client import AmiError
+from cti.routing.dialplan import (
+    Dialplan,
+    DialplanTextError,
+    first_difference,
+    from_show_dialplan,
+    from_text,
+)
 from cti.routing.lint import LintResult
 from cti.routing.lint import lint as asterisklint
-from cti.routing.render import COUNTY_CONTEXT_PREFIX, FILENAME, ROUTING_CONTEXT, Entry
+from cti.routing.render import COUNTY_CONTEXT_PREFIX, FILENAME, ROUTING_CONTEXT
 
 DIALPLAN_MODULE = "pbx_config"
 
@@ -87,54 +93,29 @@ def _ours(context: str) -> bool:
     )
 
 
-def _key(context: str, exten: str, priority: str, label: str, app: str, data: str) -> tuple:
-    return (context, exten, priority, label, app, data)
-
-
-def compare(expected: Iterable[Entry], live: Iterable[AmiMessage]) -> list[str]:
-    """Differences between the rendered entries and the live ``ListDialplan`` items of our
-    contexts ([] when they agree). ``ShowDialPlan`` does not show the caller-ID part of
-    an extension, so entries are compared without it (as a multiset)."""
-    want = Counter(
-        _key(e.context, e.exten, str(e.priority), e.label or "", e.app, e.data) for e in expected
+def verify(expected: Dialplan, live: Iterable[AmiMessage]) -> str | None:
+    """The first difference between ``expected`` (``from_text`` of the rendered file) and
+    the live ``ListDialplan`` items, or ``None`` when they agree on everything
+    ``ShowDialPlan`` reports: contexts, extensions in Asterisk's order (which is where a
+    caller-ID pattern shows), priorities, labels, applications, their data, includes in
+    order, and no other item in our contexts (see ``cti.routing.dialplan``). Live contexts
+    looked at: those the file defines and any other named like ours."""
+    return first_difference(
+        expected, from_show_dialplan(live, lambda name: name in expected or _ours(name))
     )
-    have: Counter[tuple] = Counter()
-    for item in live:
-        context = first(item.get("Context"))
-        if not _ours(context) or "Priority" not in item:
-            continue
-        have[
-            _key(
-                context,
-                first(item.get("Extension")),
-                first(item.get("Priority")),
-                first(item.get("ExtensionLabel")),
-                first(item.get("Application")),
-                first(item.get("AppData")),
-            )
-        ] += 1
-    problems = []
-    for key, count in sorted((want - have).items()):
-        problems.append(f"missing live: {key[0]},{key[1]},{key[2]} {key[4]}({key[5]}) x{count}")
-    for key, count in sorted((have - want).items()):
-        problems.append(f"unexpected live: {key[0]},{key[1]},{key[2]} {key[4]}({key[5]}) x{count}")
-    return problems
 
 
-async def _reload_and_verify(open_ami: AmiOpener, expected: tuple[Entry, ...]) -> None:
+async def _reload_and_verify(open_ami: AmiOpener, expected: Dialplan) -> None:
     async with open_ami() as ami:
         await ami.reload(DIALPLAN_MODULE)
         live = await ami.show_dialplan()
-    problems = compare(expected, live)
-    if problems:
-        shown = "; ".join(problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise AmiError(f"the live dialplan is not the rendered one: {shown}{more}")
+    problem = verify(expected, live)
+    if problem:
+        raise AmiError(f"the live dialplan is not the rendered one: {problem}")
 
 
 async def apply_text(
     text: str,
-    expected: tuple[Entry, ...],
     conf_dir: Path,
     open_ami: AmiOpener,
     *,
@@ -149,6 +130,12 @@ async def apply_text(
         outcome.steps.append("lint failed")
         return outcome
     outcome.steps.append("lint ok")
+    try:
+        expected = from_text(text)
+    except DialplanTextError as exc:
+        outcome.error = f"cannot verify the rendered dialplan ({exc}); nothing was written"
+        outcome.steps.append("read-back model failed")
+        return outcome
     path = conf_dir / FILENAME
     previous = path.read_bytes() if path.exists() else None
     try:

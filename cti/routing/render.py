@@ -1,7 +1,8 @@
 """Render a routing ``Table`` into ``extensions_routing.conf`` (pure, deterministic).
 
-The text is built from a list of ``Entry`` (one per dialplan priority), and the same list
-is what ``verify.py`` compares with the live dialplan read back over AMI. Every value
+The text is built from a list of ``Entry`` (one per dialplan priority). What the apply
+compares with the live dialplan read back over AMI is the text itself, read by
+``cti.routing.dialplan.from_text``. Every value
 written is re-checked against its whitelist here (defence in depth behind
 ``rules.check``), and the finished text may only contain the characters in ``ALLOWED``;
 anything else raises ``RenderError`` and nothing is written.

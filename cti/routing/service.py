@@ -181,9 +181,7 @@ class RoutingService:
         except RuleErrors:
             raise
         live = self.live_text()
-        outcome = await apply_text(
-            rendered.text, rendered.entries, self.conf_dir, self.open_ami, lint=self.lint
-        )
+        outcome = await apply_text(rendered.text, self.conf_dir, self.open_ami, lint=self.lint)
         if outcome.ok and rollback_of is not None:
             await repo.save_rules(session, rules)
         version = RoutingVersion(

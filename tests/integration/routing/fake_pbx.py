@@ -2,21 +2,44 @@
 """A small AMI server that behaves like Asterisk 22's pbx_config for the routing apply.
 
 ``Reload Module: pbx_config`` re-reads ``extensions_routing.conf`` from the folder it
-watches (as Asterisk would) and answers ``Module Reloaded``; ``ShowDialPlan`` lists the
-loaded priorities as ``ListDialplan`` events (the caller-ID part is not shown, as in
-pbx.c) followed by ``ShowDialPlanComplete``. Faults a test can switch on:
-``fail_reloads`` (answer the next N reloads with an error), ``tamper`` (change what was
-loaded, like a line pbx_config skipped), ``refuse_login``.
+watches (as Asterisk would) and answers ``Module Reloaded``. ``ShowDialPlan`` answers the
+way main/pbx.c ``manager_show_dialplan`` / ``manager_show_dialplan_helper`` do, framed by
+main/manager.c ``astman_send_listack`` / ``astman_send_list_complete_start`` (the same
+framing as the captured ``QueueStatus`` list in ``asterisk-traces/ami-actions.txt``):
+
+* ``Response: Success``, ``ActionID``, ``EventList: start``, ``Message: DialPlan list
+  will follow``;
+* per context, in the order of the context list (not the file's: here the reverse of the
+  file, then ``[from-trunk]`` of extensions.conf, which is not ours): one ``ListDialplan``
+  per priority with ``ActionID``, ``Context``, ``Extension`` (``ast_get_extension_name``:
+  the name only, the caller-ID match is never sent), ``ExtensionLabel`` (only if the
+  priority has one), ``Priority``, ``Application``, ``AppData``, ``Registrar``; the
+  extensions in the order ``ast_add_extension2_lockopt`` keeps them (by name, caller-ID
+  extensions before the plain one, then by caller-ID pattern; ``Dialplan`` of
+  ``tests/unit/routing/dialplan_model.py``, written apart from ``cti.routing.dialplan``);
+  then one ``ListDialplan`` per include in the order written (``ActionID``, ``Context``,
+  ``IncludeContext``, ``Registrar``). A context with nothing in it is not listed;
+* ``Event: ShowDialPlanComplete``, ``ActionID``, ``EventList: Complete``, ``ListItems``
+  (every ``ListDialplan`` sent), ``ListExtensions``, ``ListPriorities``, ``ListContexts``.
+
+Faults a test can switch on: ``fail_reloads`` (answer the next N reloads with an error),
+``tamper`` (the last priority of the file is not loaded, like a line pbx_config skipped),
+``transform`` (a function of the file text: what gets loaded instead, like a file another
+process wrote between our write and the reload). A wrong secret gets ``Authentication
+failed`` and the connection is closed, as in ``ami-failed-login.txt``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 from cti.ami.protocol import AmiFramer, parse_message
 from cti.routing.render import FILENAME, parse_entries
+from tests.unit.routing.dialplan_model import Dialplan
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -26,10 +49,13 @@ class FakePbx:
         self.conf_dir = conf_dir
         self.username = username
         self.secret = secret
+        #: What was loaded: the file text, and its priorities.
+        self.text = ""
         self.loaded: list = []
         self.actions: list[dict] = []
         self.fail_reloads = 0
         self.tamper = False
+        self.transform: Callable[[str], str] | None = None
         self.reloads = 0
         self.server: asyncio.Server | None = None
         self.port = 0
@@ -42,7 +68,55 @@ class FakePbx:
 
     def load(self) -> None:
         path = self.conf_dir / FILENAME
-        self.loaded = list(parse_entries(path.read_text())) if path.exists() else []
+        self.text = path.read_text() if path.exists() else ""
+        self.loaded = list(parse_entries(self.text))
+
+    def _reload(self) -> None:
+        self.load()
+        if self.tamper:
+            lines = self.text.splitlines()
+            last = max(
+                i for i, line in enumerate(lines) if line.lstrip().startswith(("exten", "same"))
+            )
+            self.text = "\n".join(lines[:last] + lines[last + 1 :]) + "\n"
+        if self.transform is not None:
+            self.text = self.transform(self.text)
+        self.loaded = list(parse_entries(self.text))
+
+    def show_dialplan(self, action_id: str) -> str:
+        """The bytes Asterisk 22 sends for ``ShowDialPlan`` (see the module docstring)."""
+        head = f"ActionID: {action_id}\r\n"
+        model = Dialplan(self.text)
+        names = re.findall(r"^\[([^\]]+)\]$", self.text, re.MULTILINE)
+        contexts = [(n, model.contexts.get(n, []), model.includes.get(n, [])) for n in names]
+        contexts.reverse()
+        contexts.append(("from-trunk", [], ["hotline-routing"]))
+        out = [
+            f"Response: Success\r\n{head}EventList: start\r\nMessage: DialPlan list will follow\r\n\r\n"
+        ]
+        extensions = priorities = 0
+        for context, extens, includes in contexts:
+            for _name, _cid, steps in extens:
+                extensions += 1
+                for e in steps:
+                    priorities += 1
+                    label = f"ExtensionLabel: {e.label}\r\n" if e.label else ""
+                    out.append(
+                        f"Event: ListDialplan\r\n{head}Context: {context}\r\nExtension: {e.exten}\r\n"
+                        f"{label}Priority: {e.priority}\r\nApplication: {e.app}\r\nAppData: {e.data}\r\n"
+                        "Registrar: pbx_config\r\n\r\n"
+                    )
+            for included in includes:
+                out.append(
+                    f"Event: ListDialplan\r\n{head}Context: {context}\r\nIncludeContext: {included}\r\n"
+                    "Registrar: pbx_config\r\n\r\n"
+                )
+        out.append(
+            f"Event: ShowDialPlanComplete\r\n{head}EventList: Complete\r\nListItems: {len(out) - 1}\r\n"
+            f"ListExtensions: {extensions}\r\nListPriorities: {priorities}\r\n"
+            f"ListContexts: {len(contexts)}\r\n\r\n"
+        )
+        return "".join(out)
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -86,28 +160,12 @@ class FakePbx:
                                 f"Response: Error\r\n{head}Message: A reload is in progress\r\n\r\n".encode()
                             )
                         else:
-                            self.load()
-                            if self.tamper and self.loaded:
-                                self.loaded.pop()
+                            self._reload()
                             writer.write(
                                 f"Response: Success\r\n{head}Message: Module Reloaded\r\n\r\n".encode()
                             )
                     elif name == "ShowDialPlan":
-                        out = [
-                            f"Response: Success\r\n{head}EventList: start\r\nMessage: DialPlan list will follow\r\n\r\n"
-                        ]
-                        for e in self.loaded:
-                            label = f"ExtensionLabel: {e.label}\r\n" if e.label else ""
-                            out.append(
-                                f"Event: ListDialplan\r\n{head}Context: {e.context}\r\nExtension: {e.exten}\r\n"
-                                f"{label}Priority: {e.priority}\r\nApplication: {e.app}\r\nAppData: {e.data}\r\n"
-                                "Registrar: pbx_config\r\n\r\n"
-                            )
-                        out.append(
-                            f"Event: ShowDialPlanComplete\r\n{head}EventList: Complete\r\n"
-                            f"ListItems: {len(self.loaded)}\r\n\r\n"
-                        )
-                        writer.write("".join(out).encode())
+                        writer.write(self.show_dialplan(aid).encode())
                     elif name == "Logoff":
                         writer.write(
                             f"Response: Goodbye\r\n{head}Message: Thanks for all the fish.\r\n\r\n".encode()

@@ -174,3 +174,82 @@ async def test_only_one_apply_at_a_time(service, session_factory):
         with pytest.raises(ApplyBusy):
             await service.apply(db, ACTOR)
         await holder.rollback()
+
+
+TWO_PREFIXES = {
+    **CHANGED,
+    "prefixes": [
+        {"prefix": "1380013", "county": "south"},
+        {"prefix": "1390", "county": "east"},
+    ],
+}
+SOUTH = "exten => _[0-9+]./_1380013.,1,Goto(hotline-county-south,s,1)"
+EAST = "exten => _[0-9+]./_1390.,1,Goto(hotline-county-east,s,1)"
+
+
+# The transforms change only the new file (the previous one, reloaded on restore, has
+# none of these lines).
+def _swap_counties(text: str) -> str:
+    south = SOUTH.replace("county-south", "county-east")
+    east = EAST.replace("county-east", "county-south")
+    return text.replace(SOUTH, south).replace(EAST, east)
+
+
+def _drop_prefix_include(text: str) -> str:
+    return text.replace("include => hotline-routing-prefixes\n", "")
+
+
+def _change_caller_id(text: str) -> str:
+    # _13. sorts after _1390. (a literal before '.', pbx.c ext_cmp_pattern_pos), so the
+    # changed extension moves: what ShowDialPlan's order can show.
+    return text.replace(SOUTH, SOUTH.replace("_1380013.", "_13."))
+
+
+@pytest.mark.parametrize(
+    ("transform", "message"),
+    [
+        (
+            _drop_prefix_include,
+            "[hotline-routing-match] include #1 should be hotline-routing-prefixes, "
+            "live it is hotline-routing-dids",
+        ),
+        (
+            _swap_counties,
+            "[hotline-routing-prefixes] extension #1 _[0-9+]./_1380013.: rendered "
+            "1,Goto(hotline-county-south,s,1), live 1,Goto(hotline-county-east,s,1)",
+        ),
+        (
+            _change_caller_id,
+            "[hotline-routing-prefixes] extension #1 _[0-9+]./_1380013.: rendered "
+            "1,Goto(hotline-county-south,s,1), live 1,Goto(hotline-county-east,s,1)",
+        ),
+    ],
+    ids=["missing-include", "prefixes-swapped-between-counties", "caller-id-changed"],
+)
+async def test_a_live_dialplan_that_differs_in_routing_is_rolled_back(
+    service, pbx, conf_dir, session_factory, transform, message
+):
+    before = (conf_dir / FILENAME).read_bytes()
+    pbx.transform = transform
+    async with session_factory() as db:
+        await service.save(db, TWO_PREFIXES, ACTOR)
+        report = await service.apply(db, ACTOR)
+    outcome = report.outcome
+    assert transform(report.version.text) != report.version.text
+    assert not outcome.ok and outcome.restored is True
+    assert outcome.error == f"the live dialplan is not the rendered one: {message}"
+    assert (conf_dir / FILENAME).read_bytes() == before
+    assert pbx.reloads == 2 and "previous file restored" in outcome.steps
+    assert report.version.result == "failed" and report.version.error == outcome.error
+
+
+async def test_two_prefixes_apply_when_the_live_dialplan_is_the_rendered_one(
+    service, pbx, conf_dir, session_factory
+):
+    async with session_factory() as db:
+        await service.save(db, TWO_PREFIXES, ACTOR)
+        report = await service.apply(db, ACTOR)
+    assert report.outcome.ok, report.outcome
+    text = (conf_dir / FILENAME).read_text()
+    assert SOUTH in text and EAST in text and "include => hotline-routing-prefixes" in text
+    assert pbx.text == text and pbx.reloads == 1
