@@ -1,4 +1,5 @@
-// Inspector page: search recordings, replay them with a waveform, pin comments.
+// Inspector page: search recordings, replay them with a waveform, pin comments, score them
+// against a scorecard, file and close complaints; admins read the access log.
 // Everything from the server is inserted with textContent, never as HTML.
 "use strict";
 
@@ -82,10 +83,34 @@
     });
   }
 
+  const byTestId = (id) => document.querySelector(`[data-testid=${id}]`);
+  const errorText = async (r) => {
+    const data = await r.json().catch(() => ({}));
+    const fields = data.fields ? Object.entries(data.fields).map(([k, v]) => `${k}: ${v}`) : [];
+    return [typeof data.detail === "string" ? data.detail : `error ${r.status}`, ...fields].join(" · ");
+  };
+  const post = (url, body) => fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify(body),
+  });
+  const when = (iso) => new Date(iso).toLocaleString();
+  const scorecards = new Map(); // id -> {id, name, criteria}
+
+  function renderDetail(detail) {
+    renderComments(detail);
+    renderScores(detail.scores);
+    renderComplaints(detail);
+  }
+
   async function loadComments() {
     const r = await fetch(`/api/recordings/${current.id}`, { credentials: "same-origin" });
     if (!r.ok) return;
-    const detail = await r.json();
+    renderDetail(await r.json());
+  }
+
+  function renderComments(detail) {
     const list = document.querySelector("[data-testid=comments]");
     list.replaceChildren();
     for (const c of detail.comments) {
@@ -101,10 +126,139 @@
     }
   }
 
+  function renderScores(scores) {
+    const body = byTestId("scores");
+    body.replaceChildren();
+    for (const sc of scores) {
+      const tr = document.createElement("tr");
+      tr.setAttribute("data-testid", "score");
+      cell(tr, when(sc.created_at));
+      cell(tr, sc.inspector);
+      cell(tr, scorecards.has(sc.scorecard_id) ? scorecards.get(sc.scorecard_id).name : `#${sc.scorecard_id}`);
+      cell(tr, sc.total.toFixed(2));
+      cell(tr, sc.comment);
+      body.appendChild(tr);
+    }
+  }
+
+  function renderComplaints(detail) {
+    const hold = byTestId("legal-hold");
+    hold.dataset.hold = String(detail.legal_hold);
+    hold.classList.toggle("on", detail.legal_hold);
+    hold.textContent = detail.legal_hold
+      ? "On legal hold: retention will not remove this recording."
+      : "Not on legal hold.";
+    const list = byTestId("complaints");
+    list.replaceChildren();
+    for (const c of detail.complaints) {
+      const li = document.createElement("li");
+      li.setAttribute("data-testid", "complaint");
+      li.dataset.complaintId = c.id;
+      li.classList.toggle("closed", c.closed_at != null);
+      const head = document.createElement("strong");
+      head.textContent = `${c.ticket ? `Ticket ${c.ticket}` : "No ticket"} · opened ${when(c.opened_at)}`
+        + (c.closed_at ? ` · closed ${when(c.closed_at)}` : " · open");
+      const reason = document.createElement("div");
+      reason.setAttribute("data-testid", "complaint-reason");
+      reason.textContent = c.reason;
+      li.append(head, reason);
+      if (!c.closed_at) li.appendChild(closeForm(c));
+      list.appendChild(li);
+    }
+  }
+
+  function closeForm(complaint) {
+    const f = document.createElement("form");
+    const input = document.createElement("input");
+    input.name = "resolution";
+    input.required = true;
+    input.maxLength = 5000;
+    input.placeholder = "resolution";
+    input.setAttribute("aria-label", "Resolution");
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = "Close complaint";
+    f.append(input, button);
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const err = byTestId("complaint-error");
+      err.textContent = "";
+      const id = current.id;
+      const r = await post(`/api/recordings/${id}/complaints/${complaint.id}/close`, { resolution: input.value });
+      if (!r.ok) { err.textContent = await errorText(r); return; }
+      if (current && current.id === id) loadComments();
+    });
+    return f;
+  }
+
+  async function loadScorecards() {
+    const r = await fetch("/api/qa/scorecards", { credentials: "same-origin" });
+    if (!r.ok) return;
+    const select = scoreForm.elements.scorecard;
+    for (const card of await r.json()) {
+      scorecards.set(card.id, card);
+      const opt = document.createElement("option");
+      opt.value = String(card.id);
+      opt.textContent = card.name;
+      select.appendChild(opt);
+    }
+    byTestId("no-scorecards").hidden = scorecards.size > 0;
+  }
+
+  function chosenCard() {
+    return scorecards.get(Number(scoreForm.elements.scorecard.value)) || null;
+  }
+
+  function renderCriteria() {
+    const box = byTestId("criteria");
+    box.replaceChildren();
+    const card = chosenCard();
+    if (!card) { estimate(); return; }
+    for (const c of card.criteria) {
+      const label = document.createElement("label");
+      const text = document.createElement("span");
+      text.textContent = `${c.label} (weight ${c.weight}, 0–${c.max_points})`;
+      const input = document.createElement("input");
+      input.type = "number";
+      input.min = "0";
+      input.max = String(c.max_points);
+      input.step = "1";
+      input.required = true;
+      input.dataset.criterion = String(c.id);
+      input.setAttribute("data-testid", "criterion");
+      input.setAttribute("aria-label", c.label);
+      input.addEventListener("input", estimate);
+      label.append(text, input);
+      box.appendChild(label);
+    }
+    estimate();
+  }
+
+  // The page's estimate only; the saved total is the server's (shown after saving).
+  function estimate() {
+    const out = byTestId("score-estimate");
+    const card = chosenCard();
+    const inputs = [...byTestId("criteria").querySelectorAll("input")];
+    if (!card || !inputs.length || inputs.some((i) => i.value === "" || !i.checkValidity())) {
+      out.textContent = "—";
+      return;
+    }
+    let earned = 0;
+    let weights = 0;
+    for (const c of card.criteria) {
+      const input = inputs.find((i) => i.dataset.criterion === String(c.id));
+      earned += (c.weight * Number(input.value)) / c.max_points;
+      weights += c.weight;
+    }
+    out.textContent = ((earned / weights) * 100).toFixed(2);
+  }
+
   async function open(item, tr) {
     for (const row of tbody.querySelectorAll("tr.selected")) row.classList.remove("selected");
     tr.classList.add("selected");
-    current = { id: item.id, duration_ms: item.duration_ms, peaks: null };
+    current = { id: item.id, duration_ms: item.duration_ms, peaks: null, row: tr };
+    for (const id of ["score-error", "complaint-error"]) byTestId(id).textContent = "";
+    byTestId("score-saved").hidden = true;
     player.hidden = false;
     player.dataset.recordingId = item.id;
     document.querySelector("[data-testid=player-title]").textContent =
@@ -127,7 +281,11 @@
   playBtn.addEventListener("click", () => { if (audio.paused) audio.play(); else audio.pause(); });
   audio.addEventListener("play", () => { playBtn.textContent = "Pause"; });
   audio.addEventListener("pause", () => { playBtn.textContent = "Play"; });
-  audio.addEventListener("timeupdate", () => { posEl.textContent = fmt(audio.currentTime * 1000); draw(); });
+  audio.addEventListener("timeupdate", () => {
+    posEl.textContent = fmt(audio.currentTime * 1000);
+    byTestId("pin-at").textContent = posEl.textContent;
+    draw();
+  });
   document.getElementById("speed").addEventListener("change", (e) => { audio.playbackRate = Number(e.target.value); });
   canvas.addEventListener("click", (e) => {
     if (!current) return;
@@ -148,4 +306,92 @@
     });
     if (r.ok) { e.target.reset(); loadComments(); }
   });
+
+  const scoreForm = document.getElementById("score-form");
+  scoreForm.elements.scorecard.addEventListener("change", renderCriteria);
+  scoreForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    const err = byTestId("score-error");
+    const saved = byTestId("score-saved");
+    err.textContent = "";
+    saved.hidden = true;
+    const card = chosenCard();
+    if (!card) { err.textContent = "choose a scorecard"; return; }
+    const points = {};
+    for (const input of byTestId("criteria").querySelectorAll("input")) {
+      points[input.dataset.criterion] = Number(input.value);
+    }
+    const comment = scoreForm.elements.comment.value;
+    const pin = scoreForm.elements.pin.checked && comment.trim() !== "";
+    const atMs = Math.round(audio.currentTime * 1000);
+    const { id, row } = current;
+    const r = await post(`/api/recordings/${id}/scores`, { scorecard_id: card.id, points, comment });
+    if (!r.ok) { err.textContent = await errorText(r); return; }
+    const score = await r.json();
+    byTestId("score-total").textContent = score.total.toFixed(2);
+    saved.hidden = false;
+    row.children[6].textContent = score.total.toFixed(2);
+    if (pin) {
+      const c = await post(`/api/recordings/${id}/comments`, { at_ms: atMs, text: comment });
+      if (!c.ok) err.textContent = `score saved; the comment was not pinned: ${await errorText(c)}`;
+    }
+    scoreForm.elements.comment.value = "";
+    scoreForm.elements.pin.checked = false;
+    if (current && current.id === id) loadComments();
+  });
+
+  document.getElementById("complaint-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    const err = byTestId("complaint-error");
+    err.textContent = "";
+    const ticket = e.target.elements.ticket.value.trim();
+    const body = { reason: e.target.elements.reason.value };
+    if (ticket) body.ticket = ticket;
+    const id = current.id;
+    const r = await post(`/api/recordings/${id}/complaints`, body);
+    if (!r.ok) { err.textContent = await errorText(r); return; }
+    e.target.reset();
+    if (current && current.id === id) loadComments();
+  });
+
+  loadScorecards();
+
+  // Admins: the access log (read-only, newest first).
+  const accessForm = document.getElementById("access-form");
+  if (accessForm) {
+    const rows = byTestId("access-rows");
+    const older = document.getElementById("access-older");
+    let lastId = null;
+    const loadAccess = async (append) => {
+      const err = byTestId("access-error");
+      err.textContent = "";
+      const params = new URLSearchParams({ limit: "50" });
+      const rid = accessForm.elements.recording_id.value;
+      if (rid) params.set("recording_id", rid);
+      if (append && lastId) params.set("before_id", String(lastId));
+      const r = await fetch(`/api/recordings/access-log?${params}`, { credentials: "same-origin" });
+      if (!r.ok) { err.textContent = await errorText(r); return; }
+      const entries = await r.json();
+      if (!append) rows.replaceChildren();
+      for (const a of entries) {
+        const tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "access-row");
+        cell(tr, when(a.at));
+        cell(tr, a.username);
+        cell(tr, a.recording_id);
+        cell(tr, a.action);
+        cell(tr, a.variant);
+        cell(tr, a.byte_range);
+        cell(tr, a.ip);
+        rows.appendChild(tr);
+      }
+      if (entries.length) lastId = entries[entries.length - 1].id;
+      older.hidden = entries.length < 50;
+    };
+    accessForm.addEventListener("submit", (e) => { e.preventDefault(); loadAccess(false); });
+    older.addEventListener("click", () => loadAccess(true));
+    loadAccess(false);
+  }
 })();
