@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -539,6 +540,8 @@ class Result:
     cpu: dict[str, float]  # cores used during the calls: backend, bench, postgres, others
     #: (seconds since the first call, latency ms, caller on file) per pop, for --dump.
     samples: list[tuple[float, float, bool]] = field(default_factory=list)
+    #: Full (generation 2) garbage collections in the bench process during the calls, ms.
+    bench_gc_pauses_ms: list[float] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
@@ -557,8 +560,16 @@ async def run_phase(
 ) -> Result:
     first_pop = len(agents.pops)
     meter = CpuMeter(groups)
-    await meter.start()
-    await play_calls(session, template, calls, rate)
+    # The bench process holds the population it loaded and 1,000 client sockets: a full
+    # collection of that heap pauses it for ~0.2 s, and a paused client reads its frames
+    # late (measured: one such pause put 3% of the pops at 0.1-0.5 s). Freeze what exists
+    # now so collections during the calls only scan what the calls create, and record the
+    # ones that still happen, so the figure says whether the harness got in the way.
+    gc.collect()
+    gc.freeze()
+    with _full_collections() as pauses:
+        await meter.start()
+        await play_calls(session, template, calls, rate)
     cpu = await meter.cores()
     await agents.wait_for_pops(first_pop + len(calls), within=10.0)
     await asyncio.sleep(0.5)  # anything late or duplicated still counts
@@ -599,7 +610,29 @@ async def run_phase(
         known=sum(call.known for call in calls),
         cpu=cpu,
         samples=samples,
+        bench_gc_pauses_ms=pauses,
     )
+
+
+@contextlib.contextmanager
+def _full_collections() -> Any:
+    """Durations (ms) of the generation-2 collections of this process inside the block."""
+    pauses: list[float] = []
+    started: list[float] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            pauses.append((time.perf_counter() - started.pop()) * 1000)
+
+    gc.callbacks.append(watch)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(watch)
 
 
 async def lookup_alone(url: str, calls: list[Call]) -> list[float]:
@@ -645,9 +678,15 @@ def cores(result: Result) -> str:
 
 def summary(result: Result) -> str:
     q = result.quantile
+    gc_note = (
+        f"; bench-side full GCs {len(result.bench_gc_pauses_ms)}"
+        f" (max {max(result.bench_gc_pauses_ms):.0f} ms)"
+        if result.bench_gc_pauses_ms
+        else ""
+    )
     return (
         f"p50 {q(0.50):.1f} ms, p95 {q(0.95):.1f} ms, p99 {q(0.99):.1f} ms, "
-        f"max {max(result.latencies_ms, default=float('nan')):.1f} ms"
+        f"max {max(result.latencies_ms, default=float('nan')):.1f} ms{gc_note}"
     )
 
 
@@ -889,16 +928,24 @@ What dominates, and what moved it (found with this benchmark):
   could use neither index and scanned every ticket: 15 ms per pop at 30,000 tickets, and
   growing with the table. It is now the union of the two index look-ups (0.3 ms). The
   citizen query no longer loads `Citizen.phones` eagerly (one round trip less).
-- What is left is the caller lookup. The backend's own work is small (0.4 of a core at
-  50 calls/s with 1,000 sockets, keep-alive pings included; 0.2 with one socket), and
-  the number of sockets hardly changes the latency (compare the one-socket line). A
-  lookup is six round trips to Postgres (pool pre-ping, BEGIN, three queries, ROLLBACK);
-  each is fast on an idle machine, but when the two cores are busy every round trip
-  waits for the scheduler; once lookups overlap beyond the pool's 5 connections the
-  pool opens (and then closes) overflow connections, which is where the tail jumps. The
-  "other processes" figure shows how much of the machine other work took during the run.
-  A pop whose lookup ends after its call has ended is not pushed (by design), so an
-  overloaded machine shows "lost" pops as well as a long tail.
+- The caller lookup was three ORM queries in a transaction: ~7 ms per pop on an idle
+  machine, almost all of it Python (the queries themselves take 0.1 ms in Postgres). It
+  is now one statement (CTEs aggregated to JSON by Postgres) run on the pooled
+  connection's asyncpg driver: one round trip, no transaction, ~1 ms with the pool
+  check-out (the "lookup alone" line). p50 went from 10.8 to ~5 ms.
+- A full garbage collection of a big heap pauses a process for a few hundred ms. In the
+  bench process (the population it loaded, 1,000 client sockets) one such pause put 3%
+  of the pops at 0.1-0.5 s: a harness artefact, so the bench freezes its heap before
+  measuring and reports any full collection that still happens during the calls. The
+  backend does the same once it has started (`gc.freeze()` in the app's lifespan), so
+  its own full collections scan only what calls create.
+- The backend's own work is small (~0.2 of a core at 50 calls/s with 1,000 sockets,
+  keep-alive pings included), and the number of sockets hardly changes the latency
+  (compare the one-socket line). On a machine whose cores are busy with other work every
+  step waits for the scheduler and the tail grows with the load ("other processes"
+  shows how much of the machine other work took during the run); a pop whose lookup ends
+  after its call has ended is not pushed (by design), so an overloaded machine can also
+  show "lost" pops.
 
 """
 

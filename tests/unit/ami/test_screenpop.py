@@ -153,6 +153,45 @@ async def test_lookup_failure_still_pops() -> None:
     assert screen.pending("PJSIP/1001") == [message["pop"]]
 
 
+async def test_a_postgres_error_during_the_lookup_still_pops() -> None:
+    """The lookup runs on the asyncpg driver itself: its errors (a cancelled statement, a
+    connection lost mid-query) must end like any other lookup failure."""
+    import asyncpg
+
+    class Driver:
+        async def fetchrow(self, *args):
+            raise asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+
+    class Raw:
+        driver_connection = Driver()
+
+    class Connection:
+        async def get_raw_connection(self):
+            return Raw()
+
+    class Session:
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return False
+
+        async def connection(self):
+            return Connection()
+
+    pushed: list[dict] = []
+
+    async def push(interface: str, message: dict) -> None:
+        pushed.append(message)
+
+    screen = ScreenPop(lambda: Session(), push)  # type: ignore[arg-type]
+    events = replay(trace("capture2/ami-events-call-agent-user.txt"))
+    await screen.handle(next(e for e in events if isinstance(e, CallOffered)))
+    await screen.drain()
+    [message] = pushed
+    assert message["type"] == "pop" and message["pop"]["lookup_failed"] is True
+
+
 async def test_pop_withdrawn_during_lookup_is_never_pushed() -> None:
     release = asyncio.Event()
 
