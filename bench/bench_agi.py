@@ -480,14 +480,15 @@ What moved the figures (same benchmark, old and new code run back to back at con
 
 Whether the targets are met:
 
-- 3,000 requests/s and p99 < 5 ms: not verified. Every run while building this had
-  other processes taking 0.2-1.6 of the 2 cores (the best: 0.16 cores, 1,580 requests/s,
-  p99 10.5 ms at concurrency 8), so requests/s and p99 here say more about the machine
-  than about this code. CPU per request measured under such contention is inflated too:
-  the old code used 1,401-1,507 us per request in these runs, yet its figures on a quiet
-  machine were 3,222 requests/s (so <= ~620 us). The new code uses ~28% less CPU per
-  request than the old under the same load, which should lift both throughput and the
-  tail on a quiet machine; re-run this benchmark on one to know whether it is enough.
+- 3,000 requests/s and p99 < 5 ms: MISSED. The run above was made on an idle machine
+  (0.00 cores of other processes). Run back to back on the same idle machine, the old code
+  (797985c) gave 1,216 requests/s, p99 12.27 ms, and the new 1,555-1,621 requests/s, p99
+  9.6-10.1 ms: +28-33%. The old code's documented 3,222 requests/s (p99 4.97 ms) cannot be
+  reproduced today: the storage under the journal is slower than when that was measured
+  (fdatasync of 200 bytes: p50 183 us, p99 876 us now), and each request waits for one.
+  Both throughput and the tail follow the fdatasync latency at this concurrency, so the
+  next step is a group-commit window that adapts to it, or a faster device for the journal
+  (it is a local folder: `CTI_DATA_DIR`).
 - 500x is out of reach on this machine, structurally: a classic request costs at least an
   interpreter start plus pyst2 (~80 ms of CPU; ~130-160 ms with our handler), so 2 cores
   run 12-25 of them per second, and 500x would take 6,000-12,500 FastAGI requests/s, i.e.
