@@ -81,14 +81,14 @@ def build_services(
     if "recordings" in roles:
         from cti.recordings.service import RecordingsService
 
-        services.append(RecordingsService(settings.recordings_dir, session_factory))
+        services.append(RecordingsService(settings.recordings_dir, session_factory, bus=bus))
     return services
 
 
 def make_bus(roles: frozenset[str], database_url: str) -> Bus:
-    """In memory when the AMI side and the API share this process; otherwise Postgres
-    LISTEN/NOTIFY, so ``--role ami`` and ``--role api`` processes reach each other."""
-    if {"ami", "api"} <= roles:
+    """In memory when every part that talks over the bus (AMI side, API, recordings) is in
+    this process; otherwise Postgres LISTEN/NOTIFY, so separate role processes meet."""
+    if {"ami", "api", "recordings"} <= roles:
         return InMemoryBus()
     return PostgresBus(libpq_dsn(database_url))
 

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 #: Screen-pops and agent phone states, from the AMI side to the agents' WebSocket hub.
 SCREENPOP_CHANNEL = "screenpop"
+#: Call life-cycle facts other parts act on (``call_ended``: the recording service indexes
+#: the call's MixMonitor file), from the AMI side.
+CALLS_CHANNEL = "calls"
 #: Postgres NOTIFY payloads must be shorter than 8000 bytes.
 MAX_PAYLOAD_BYTES = 7900
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -4,6 +4,8 @@
 events go to ``ScreenPop`` (which decides and looks the caller up); agent phone states go
 straight out. Everything leaves on the bus channel ``screenpop`` with the agent's
 ``interface`` added, for ``cti.web.hub.AgentHub`` -- in this process or another one.
+``call_ended`` also goes out on the channel ``calls`` (``{"type", "node", "linkedid"}``):
+the recording service indexes the call's recording when Asterisk has finished it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cti.ami.events import AgentStateChanged, DomainEvent
+from cti.ami.events import AgentStateChanged, CallEnded, DomainEvent
 from cti.ami.screenpop import ScreenPop
-from cti.bus import SCREENPOP_CHANNEL, Bus, BusError
+from cti.bus import CALLS_CHANNEL, SCREENPOP_CHANNEL, Bus, BusError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,12 @@ class ScreenPopRelay:
             )
             return
         await self.screen_pop.handle(event)
+        if isinstance(event, CallEnded):
+            message = {"type": "call_ended", "node": event.node, "linkedid": event.linkedid}
+            try:
+                await self._bus.publish(CALLS_CHANNEL, message)
+            except BusError:
+                log.exception("call_ended not sent", extra={"linkedid": event.linkedid})
 
     async def drain(self) -> None:
         await self.screen_pop.drain()

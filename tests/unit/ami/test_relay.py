@@ -7,7 +7,7 @@ import asyncio
 from cti.ami.events import AgentStateChanged, CallOffered, CallOfferWithdrawn
 from cti.ami.relay import ScreenPopRelay
 from cti.ami.replay import replay
-from cti.bus import SCREENPOP_CHANNEL, InMemoryBus
+from cti.bus import CALLS_CHANNEL, SCREENPOP_CHANNEL, InMemoryBus
 from cti.web.hub import PendingPops
 from tests.unit.ami.support import trace
 
@@ -74,3 +74,18 @@ def test_hub_ignores_malformed_messages():
     ):
         pending.apply(message)
     assert pending.count() == 0
+
+
+async def test_call_ended_also_goes_to_the_calls_channel():
+    # The recording service indexes an ended call's file from this message.
+    bus = InMemoryBus()
+    calls = await bus.subscribe(CALLS_CHANNEL)
+    pops = await bus.subscribe(SCREENPOP_CHANNEL)
+    relay = ScreenPopRelay(bus, _NoDatabase())  # type: ignore[arg-type]
+    for event in replay(trace("ami-answered-queue-call.txt"), "pbx1"):
+        await relay(event)
+        await relay.drain()
+    assert await _drain(calls) == [
+        {"type": "call_ended", "node": "pbx1", "linkedid": "1795710920.0"}
+    ]
+    assert [m["type"] for m in await _drain(pops)][-1] == "ended"
