@@ -124,3 +124,40 @@ def test_readiness():
     assert readiness(done, 11, 10, 300) is Readiness.READY
     assert readiness(writing, 60, 10, 300) is Readiness.BUSY  # header not written yet
     assert readiness(writing, 301, 10, 300) is Readiness.READY  # Asterisk died: index it
+
+
+@pytest.mark.parametrize(
+    ("suffix", "args", "fmt"),
+    [
+        (".mp3", ["-c:a", "libmp3lame", "-b:a", "32k"], "mp3"),
+        (".ogg", ["-c:a", "libopus", "-b:a", "16k"], "ogg"),
+        (".gsm", ["-ar", "8000", "-ac", "1", "-c:a", "gsm", "-f", "gsm"], "gsm"),
+    ],
+)
+def test_other_formats_go_through_a_real_ffprobe(traces_dir, tmp_path, suffix, args, fmt):
+    """Sites record in MP3/Opus/GSM too (MixMonitor's format follows the file name): the
+    header comes from ffprobe, on a real file made from a captured recording."""
+    import shutil
+    import subprocess
+
+    from cti.recordings.probe import probe_file
+
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is needed (scripts/test installs it)")
+    source = traces_dir / "recordings" / CAPTURED[0][0]
+    target = tmp_path / f"call{suffix}"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(source), *args, str(target)], check=True
+    )
+    data = target.read_bytes()
+    info = probe_file(target, data[:65536], len(data))
+    assert fmt in info.format
+    assert info.channels == 1
+    # 6.02 s, give or take the codec's padding: an MP3 frame at 8 kHz is 144 ms, and the
+    # encoder adds up to two of them.
+    assert abs(info.duration_ms - 6020) <= 300
+    # The same bytes named .wav are not a WAV: refused, not guessed.
+    wrong = tmp_path / "call.wav"
+    wrong.write_bytes(data)
+    with pytest.raises(ProbeError):
+        probe_file(wrong, data[:65536], len(data))
