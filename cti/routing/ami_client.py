@@ -125,6 +125,31 @@ class RoutingAmi:
         if first(response.get("Response")) != "Success":
             raise AmiError(f"reload of {module} failed: {first(response.get('Message'))}")
 
+    async def queue_summary(self) -> frozenset[str]:
+        """The names of the queues app_queue has loaded (``QueueSummary``: one
+        ``QueueSummary`` event per queue, then ``QueueSummaryComplete``). app_queue.c
+        registers QueueSummary (and QueueStatus) with privilege 0: any logged-in user may
+        send it, so the routing user needs no extra class (its read=none only stops
+        unsolicited events; the list is the answer to our own action)."""
+        action_id = await self._send("QueueSummary")
+        names: set[str] = set()
+        try:
+            while True:
+                message = await self._read()
+                if first(message.get("ActionID")) != action_id:
+                    continue
+                if "Response" in message:
+                    if first(message["Response"]) != "Success":
+                        raise AmiError(f"QueueSummary failed: {first(message.get('Message'))}")
+                    continue
+                event = first(message.get("Event"))
+                if event == "QueueSummary":
+                    names.add(first(message.get("Queue")))
+                elif event == "QueueSummaryComplete":
+                    return frozenset(names)
+        except TimeoutError:
+            raise AmiError(f"QueueSummary not complete within {self.timeout} s") from None
+
     async def show_dialplan(self, context: str | None = None) -> list[AmiMessage]:
         """Every ``ListDialplan`` item (of ``context``, or of the whole dialplan)."""
         headers = {"Context": context} if context else {}

@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.routing import repo, versions
 from cti.routing.ami_client import RoutingAmi
-from cti.routing.apply import AmiOpener, ApplyOutcome, Linter, apply_text
+from cti.routing.apply import AmiOpener, ApplyOutcome, Linter, QueuesPlan, apply_text
 from cti.routing.decide import Decision, Table, compile_table, decide
 from cti.routing.lint import lint as asterisklint
+from cti.routing.queues import FILENAME as QUEUES_FILENAME
+from cti.routing.queues import main_templates, render_queues
 from cti.routing.render import FILENAME, Rendered, render
 from cti.routing.rules import Catalog, RuleErrors, RuleSet, check
 from cti.settings import Settings
@@ -89,6 +91,15 @@ class RoutingService:
 
     async def render(self, session: AsyncSession, rules: RuleSet | None = None) -> Rendered:
         return render(await self.table(session, rules))
+
+    async def render_queues(self, session: AsyncSession) -> QueuesPlan:
+        """``queues_counties.conf`` for the counties in the database."""
+        queues = frozenset((await self.catalog(session)).counties.values())
+        return QueuesPlan(render_queues(queues, main_templates(self.conf_dir)), queues)
+
+    def live_queues_text(self) -> str:
+        path = self.conf_dir / QUEUES_FILENAME
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
     def live_text(self) -> str:
         path = self.conf_dir / FILENAME
@@ -180,8 +191,12 @@ class RoutingService:
             rendered = await self.render(session, rules)
         except RuleErrors:
             raise
+        queues = await self.render_queues(session)
         live = self.live_text()
-        outcome = await apply_text(rendered.text, self.conf_dir, self.open_ami, lint=self.lint)
+        live_queues = self.live_queues_text()
+        outcome = await apply_text(
+            rendered.text, self.conf_dir, self.open_ami, lint=self.lint, queues=queues
+        )
         if outcome.ok and rollback_of is not None:
             await repo.save_rules(session, rules)
         version = RoutingVersion(
@@ -189,7 +204,11 @@ class RoutingService:
             author_name=actor.name,
             text=rendered.text,
             sha256=versions.sha256(rendered.text),
-            diff=versions.unified_diff(live, rendered.text, f"previous/{FILENAME}", FILENAME),
+            queues_text=queues.text,
+            diff=versions.unified_diff(live, rendered.text, f"previous/{FILENAME}", FILENAME)
+            + versions.unified_diff(
+                live_queues, queues.text, f"previous/{QUEUES_FILENAME}", QUEUES_FILENAME
+            ),
             lint_output=outcome.lint.output,
             result="applied" if outcome.ok else "failed",
             error=outcome.error,
@@ -212,6 +231,7 @@ class RoutingService:
                 "restored": outcome.restored,
                 "rollback_of": rollback_of,
                 "steps": outcome.steps,
+                "queues_changed": outcome.queues_changed,
             },
             ip=actor.ip,
         )

@@ -55,5 +55,10 @@ def summary(version: RoutingVersion, *, full: bool = False) -> dict[str, Any]:
         "rollback_of": version.rollback_of,
     }
     if full:
-        data |= {"text": version.text, "diff": version.diff, "lint_output": version.lint_output}
+        data |= {
+            "text": version.text,
+            "queues_text": version.queues_text,
+            "diff": version.diff,
+            "lint_output": version.lint_output,
+        }
     return data

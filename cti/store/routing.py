@@ -122,6 +122,8 @@ class RoutingVersion(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     author_name: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    #: queues_counties.conf rendered with it (NULL: versions from before migration 0004).
+    queues_text: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     diff: Mapped[str] = mapped_column(Text)
     lint_output: Mapped[str] = mapped_column(Text)

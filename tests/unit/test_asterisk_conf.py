@@ -79,6 +79,8 @@ def test_every_file_is_well_formed_and_templates_exist(path):
     names = {name for name, _, _ in sections}
     if path.name == "pjsip_auth.conf.example":
         names |= {name for name, _, _ in parse(CONF / "pjsip.conf")}
+    if path.name == "queues_counties.conf":  # included at the end of queues.conf
+        names |= {name for name, _, _ in parse(CONF / "queues.conf")}
     for name, templates, _ in sections:
         for template in templates:
             assert template == "!" or template in names, f"{path.name}: [{name}]({template})"
@@ -108,12 +110,25 @@ def test_routing_include_matches_the_seeded_counties():
 
 
 def test_queues_exist_per_county_and_members_are_pjsip_endpoints():
-    queues = {
-        name: (templates, dict(items)) for name, templates, items in parse(CONF / "queues.conf")
-    }
-    members = {}
-    for name, _, items in parse(CONF / "queues.conf"):
-        members[name] = [v.split(",")[0] for k, v in items if k == "member"]
+    """queues.conf keeps the settings and the static members (templates); the county
+    queues are the generated include, which is exactly what the seeded counties render
+    and passes the strict check the apply runs."""
+    from cti.routing.queues import (
+        FILENAME,
+        check_main,
+        check_queues,
+        main_templates,
+        render_queues,
+    )
+
+    main = CONF / "queues.conf"
+    generated = CONF / FILENAME
+    expected = {c["queue"] for c in COUNTIES}
+    assert check_main(main.read_text()) == []
+    assert generated.read_text() == render_queues(expected, main_templates(CONF))
+    assert check_queues(generated.read_text(), expected, main_templates(CONF)) == []
+    sections = parse(main) + parse(generated)
+    queues = {name: (templates, dict(items)) for name, templates, items in sections}
     endpoints = {
         name
         for name, templates, items in parse(CONF / "pjsip.conf")
@@ -124,10 +139,14 @@ def test_queues_exist_per_county_and_members_are_pjsip_endpoints():
     assert template["setinterfacevar"] == "yes" and template["setqueueentryvar"] == "yes"
     assert "eventwhencalled" not in template and "monitor-type" not in template
     for county in COUNTIES:
-        templates, _ = queues[county["queue"]]
-        assert templates == ["county-template"]
-        assert members[county["queue"]], county["queue"]
-        for interface in members[county["queue"]]:
+        members_template = f"{county['queue']}-members"
+        templates, own = queues[county["queue"]]
+        assert templates == ["county-template", members_template] and own == {}
+        assert queues[members_template][0] == ["!"]
+        members = [v.split(",")[0] for name, _, items in sections if name == members_template
+                   for k, v in items if k == "member"]  # fmt: skip
+        assert members, county["queue"]
+        for interface in members:
             assert interface.removeprefix("PJSIP/") in endpoints
 
 

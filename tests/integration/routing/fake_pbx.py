@@ -27,6 +27,15 @@ Faults a test can switch on: ``fail_reloads`` (answer the next N reloads with an
 ``transform`` (a function of the file text: what gets loaded instead, like a file another
 process wrote between our write and the reload). A wrong secret gets ``Authentication
 failed`` and the connection is closed, as in ``ami-failed-login.txt``.
+
+app_queue: ``Reload Module: app_queue.so`` (or ``app_queue``) re-reads the queues of
+``queues.conf`` and of the files it ``#include``s (sections that are not templates nor
+``[general]``) and answers ``Module Reloaded``, as app_queue does whatever the file holds
+(its ``reload()`` returns 0). ``QueueSummary`` answers with one ``QueueSummary`` event per
+loaded queue and ``QueueSummaryComplete`` (app_queue.c ``manager_queues_summary``).
+Faults: ``fail_queue_reloads`` (answer the next N app_queue reloads with an error),
+``drop_queues`` (names app_queue does not load, like sections it could not parse). Any
+other module gets ``No such module``, as ``ast_module_reload`` answers for it.
 """
 
 from __future__ import annotations
@@ -57,6 +66,11 @@ class FakePbx:
         self.tamper = False
         self.transform: Callable[[str], str] | None = None
         self.reloads = 0
+        #: app_queue: the queues loaded, reloads answered, and faults.
+        self.queues: set[str] = set()
+        self.queue_reloads = 0
+        self.fail_queue_reloads = 0
+        self.drop_queues: set[str] = set()
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -70,6 +84,39 @@ class FakePbx:
         path = self.conf_dir / FILENAME
         self.text = path.read_text() if path.exists() else ""
         self.loaded = list(parse_entries(self.text))
+        self.load_queues()
+
+    def load_queues(self) -> None:
+        names: set[str] = set()
+        files = ["queues.conf"]
+        while files:
+            path = self.conf_dir / files.pop(0)
+            if not path.is_file():
+                continue
+            for raw in path.read_text().splitlines():
+                line = raw.split(";", 1)[0].strip()
+                if line.startswith("#include "):
+                    files.append(line.split(None, 1)[1].strip())
+                elif line.startswith("[") and "]" in line:
+                    name, _, rest = line[1:].partition("]")
+                    if name != "general" and "!" not in rest:
+                        names.add(name)
+        self.queues = names - self.drop_queues
+
+    def queue_summary(self, action_id: str) -> str:
+        head = f"ActionID: {action_id}\r\n"
+        out = [
+            f"Response: Success\r\n{head}EventList: start\r\nMessage: Queue summary will follow\r\n\r\n"
+        ]
+        for name in sorted(self.queues):
+            out.append(
+                f"Event: QueueSummary\r\n{head}Queue: {name}\r\nLoggedIn: 0\r\nAvailable: 0\r\n"
+                "Callers: 0\r\nHoldTime: 0\r\nTalkTime: 0\r\nLongestHoldTime: 0\r\n\r\n"
+            )
+        out.append(
+            f"Event: QueueSummaryComplete\r\n{head}EventList: Complete\r\nListItems: {len(out) - 1}\r\n\r\n"
+        )
+        return "".join(out)
 
     def _reload(self) -> None:
         self.load()
@@ -152,6 +199,24 @@ class FakePbx:
                         writer.write(
                             f"Response: Error\r\n{head}Message: Permission denied\r\n\r\n".encode()
                         )
+                    elif name == "Reload" and action.get("Module") in ("app_queue", "app_queue.so"):
+                        self.queue_reloads += 1
+                        if self.fail_queue_reloads:
+                            self.fail_queue_reloads -= 1
+                            writer.write(
+                                f"Response: Error\r\n{head}Message: A reload is in progress\r\n\r\n".encode()
+                            )
+                        else:
+                            self.load_queues()
+                            writer.write(
+                                f"Response: Success\r\n{head}Message: Module Reloaded\r\n\r\n".encode()
+                            )
+                    elif name == "Reload" and action.get("Module") != "pbx_config":
+                        writer.write(
+                            f"Response: Error\r\n{head}Message: No such module\r\n\r\n".encode()
+                        )
+                    elif name == "QueueSummary":
+                        writer.write(self.queue_summary(aid).encode())
                     elif name == "Reload":
                         self.reloads += 1
                         if self.fail_reloads:

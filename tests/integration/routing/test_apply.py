@@ -13,6 +13,7 @@ from sqlalchemy import select
 from cti.routing import repo
 from cti.routing.ami_client import RoutingAmi
 from cti.routing.lint import LintResult
+from cti.routing.queues import FILENAME as QUEUES_FILENAME
 from cti.routing.render import FILENAME, parse_entries
 from cti.routing.service import Actor, ApplyBusy, RoutingService
 from cti.settings import AmiNode
@@ -253,3 +254,112 @@ async def test_two_prefixes_apply_when_the_live_dialplan_is_the_rendered_one(
     text = (conf_dir / FILENAME).read_text()
     assert SOUTH in text and EAST in text and "include => hotline-routing-prefixes" in text
     assert pbx.text == text and pbx.reloads == 1
+
+
+# --- county queues (queues_counties.conf) ---------------------------------------------------
+
+SEEDED_QUEUES = {"county-north", "county-south", "county-east", "county-west"}
+
+
+@pytest.fixture
+async def new_county(session_factory, seeded):
+    """A county added after the shipped files were rendered: its queue must be generated."""
+    from sqlalchemy import delete
+
+    from cti.store.counties import County
+
+    async with session_factory() as db:
+        db.add(County(code="central", name="Central", queue_name="county-central"))
+        await db.commit()
+    yield "county-central"
+    async with session_factory() as db:
+        await db.execute(delete(County).where(County.code == "central"))
+        await db.commit()
+
+
+async def test_unchanged_queues_are_neither_written_nor_reloaded(
+    service, pbx, conf_dir, session_factory
+):
+    before = (conf_dir / QUEUES_FILENAME).stat().st_mtime_ns
+    async with session_factory() as db:
+        await service.save(db, CHANGED, ACTOR)
+        report = await service.apply(db, ACTOR)
+    assert report.outcome.ok and report.outcome.queues_changed is False
+    assert pbx.queue_reloads == 0 and pbx.reloads == 1
+    assert (conf_dir / QUEUES_FILENAME).stat().st_mtime_ns == before
+    assert report.version.queues_text == (conf_dir / QUEUES_FILENAME).read_text()
+
+
+async def test_a_new_county_gets_its_queue_rendered_reloaded_and_verified(
+    service, pbx, conf_dir, session_factory, new_county
+):
+    assert new_county not in pbx.queues
+    async with session_factory() as db:
+        report = await service.apply(db, ACTOR)
+    outcome = report.outcome
+    assert outcome.ok and outcome.queues_changed, outcome
+    text = (conf_dir / QUEUES_FILENAME).read_text()
+    # same settings template as the others; no members template exists for it yet
+    assert "\n[county-central](county-template)\n" in text
+    assert "\n[county-north](county-template,county-north-members)\n" in text
+    names = [a["Action"] for a in pbx.actions]
+    assert names == ["Login", "Reload", "ShowDialPlan", "Reload", "QueueSummary", "Logoff"]
+    assert pbx.actions[3]["Module"] == "app_queue.so"
+    assert pbx.queues >= SEEDED_QUEUES | {new_county} and pbx.queue_reloads == 1
+    assert report.version.queues_text == text
+    assert "+[county-central](county-template)" in report.version.diff
+
+
+@pytest.mark.parametrize("fault", ["queue_reload_fails", "queue_not_loaded"])
+async def test_a_failed_queue_reload_restores_both_files_and_reloads_both(
+    service, pbx, conf_dir, session_factory, new_county, fault
+):
+    dialplan_before = (conf_dir / FILENAME).read_bytes()
+    queues_before = (conf_dir / QUEUES_FILENAME).read_bytes()
+    if fault == "queue_reload_fails":
+        pbx.fail_queue_reloads = 1
+    else:
+        pbx.drop_queues = {new_county}
+    async with session_factory() as db:
+        await service.save(db, CHANGED, ACTOR)
+        report = await service.apply(db, ACTOR)
+    outcome = report.outcome
+    assert not outcome.ok and outcome.restored is True, outcome
+    assert (conf_dir / FILENAME).read_bytes() == dialplan_before
+    assert (conf_dir / QUEUES_FILENAME).read_bytes() == queues_before
+    assert pbx.reloads == 2 and pbx.queue_reloads == 2  # the new files, then the old again
+    assert pbx.loaded == list(parse_entries(dialplan_before.decode()))
+    assert pbx.queues == SEEDED_QUEUES
+    if fault == "queue_reload_fails":
+        assert "A reload is in progress" in outcome.error
+    else:
+        assert "did not load the county queues ['county-central']" in outcome.error
+    assert "previous file restored" in outcome.steps
+    assert report.version.result == "failed"
+
+
+async def test_a_failed_dialplan_reload_leaves_app_queue_alone_and_restores_the_queues(
+    service, pbx, conf_dir, session_factory, new_county
+):
+    queues_before = (conf_dir / QUEUES_FILENAME).read_bytes()
+    pbx.fail_reloads = 1
+    async with session_factory() as db:
+        report = await service.apply(db, ACTOR)
+    assert not report.outcome.ok and report.outcome.restored is True
+    assert (conf_dir / QUEUES_FILENAME).read_bytes() == queues_before
+    # app_queue never saw the new file: only the restore reloads it (harmless, same file)
+    assert pbx.queue_reloads == 1 and pbx.queues == SEEDED_QUEUES
+
+
+async def test_queues_conf_without_the_include_is_refused_before_writing(
+    service, pbx, conf_dir, session_factory, new_county
+):
+    main = conf_dir / "queues.conf"
+    main.write_text(main.read_text().replace("#include queues_counties.conf", ""))
+    before = (conf_dir / FILENAME).read_bytes()
+    async with session_factory() as db:
+        report = await service.apply(db, ACTOR)
+    assert not report.outcome.ok and "must contain '#include queues_counties.conf'" in (
+        report.outcome.error
+    )
+    assert (conf_dir / FILENAME).read_bytes() == before and pbx.actions == []
