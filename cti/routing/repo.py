@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cti.routing.render import VOICEMAIL_CONTEXT
 from cti.routing.rules import (
     AfterHours,
     Catalog,
@@ -37,10 +38,30 @@ def queues_in_conf(conf_dir: Path) -> frozenset[str]:
     return frozenset(names)
 
 
+def mailboxes_in_conf(conf_dir: Path, context: str = VOICEMAIL_CONTEXT) -> frozenset[str]:
+    """Mailbox numbers (``NUMBER => ...``) of ``[context]`` in ``conf_dir/voicemail.conf``."""
+    path = conf_dir / "voicemail.conf"
+    if not path.is_file():
+        return frozenset()
+    boxes, current = set(), None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.split(";", 1)[0].strip()
+        if line.startswith("[") and "]" in line:
+            current = line[1:].partition("]")[0]
+        elif current == context and "=>" in line:
+            number = line.partition("=>")[0].strip()
+            if number.isdigit():
+                boxes.add(number)
+    return frozenset(boxes)
+
+
 async def load_catalog(session: AsyncSession, conf_dir: Path | None = None) -> Catalog:
     rows = (await session.execute(select(County.code, County.queue_name))).all()
     extra = queues_in_conf(conf_dir) if conf_dir is not None else frozenset()
-    return Catalog(counties={code: queue for code, queue in rows}, extra_queues=extra)
+    boxes = mailboxes_in_conf(conf_dir) if conf_dir is not None else None
+    return Catalog(
+        counties={code: queue for code, queue in rows}, extra_queues=extra, mailboxes=boxes
+    )
 
 
 async def load_rules(session: AsyncSession) -> RuleSet:

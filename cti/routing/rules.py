@@ -170,6 +170,10 @@ class Catalog:
 
     counties: Mapping[str, str]
     extra_queues: frozenset[str] = field(default_factory=frozenset)
+    #: Mailboxes of the ``hotline`` context of voicemail.conf; ``None``: not checked (no
+    #: configuration folder to read). An after-hours mailbox must be one of them, so the
+    #: rendered VoiceMail() never names a mailbox Asterisk does not have.
+    mailboxes: frozenset[str] | None = None
 
     @property
     def queues(self) -> frozenset[str]:
@@ -298,6 +302,14 @@ def check(data: Any, catalog: Catalog) -> RuleSet:
                 errors[f"{base}.after_hours"] = "an after-hours action needs opening hours"
             if action.action == "voicemail" and action.mailbox is None:
                 errors[f"{base}.after_hours.mailbox"] = "voicemail needs a mailbox"
+            elif (
+                action.mailbox is not None
+                and catalog.mailboxes is not None
+                and action.mailbox not in catalog.mailboxes
+            ):
+                errors[f"{base}.after_hours.mailbox"] = (
+                    f"no mailbox {action.mailbox} in the hotline context of voicemail.conf"
+                )
             if action.action != "voicemail" and action.mailbox is not None:
                 errors[f"{base}.after_hours.mailbox"] = "only voicemail takes a mailbox"
             if action.action == "queue":

@@ -225,3 +225,79 @@ def test_caller_id_never_reaches_an_application_argument():
     for path in re.findall(r"REC_FILE=([^)\n]+)\)", dialplan):
         variables = set(re.findall(r"\$\{([A-Z_]+)", path))
         assert variables <= {"CTI_RECDIR", "STRFTIME", "CTI_STARTED", "EPOCH", "UNIQUEID"}, path
+
+
+_VOICEMAIL = re.compile(r"VoiceMail\(([^)]*)\)")
+
+
+def voicemail_refs(text: str) -> set[tuple[str, str]]:
+    """(mailbox, context) of every VoiceMail() in a dialplan text."""
+    refs = set()
+    for args in _VOICEMAIL.findall(text):
+        for box in args.split(",")[0].split("&"):
+            mailbox, _, context = box.partition("@")
+            refs.add((mailbox, context or "default"))
+    return refs
+
+
+def test_every_mailbox_the_dialplan_can_reference_exists_in_voicemail_conf():
+    """The shipped dialplan, and the routing include rendered with a voicemail after-hours
+    action on each mailbox the rules accept from this folder, only name mailboxes of
+    voicemail.conf; a mailbox that is not there is refused by the rules."""
+    from cti.routing.decide import compile_table
+    from cti.routing.render import VOICEMAIL_CONTEXT, render
+    from cti.routing.repo import mailboxes_in_conf
+    from cti.routing.rules import Catalog, RuleErrors, check
+
+    boxes = {
+        (name, context)
+        for context, _, items in parse(CONF / "voicemail.conf")
+        if context != "general"
+        for name, _ in items
+    }
+    assert boxes and all(context == VOICEMAIL_CONTEXT for _, context in boxes)
+    assert mailboxes_in_conf(CONF) == {name for name, _ in boxes}
+    assert len(boxes) == len(COUNTIES)  # one per county
+    shipped = (CONF / "extensions.conf").read_text() + (
+        CONF / "extensions_routing.conf"
+    ).read_text()
+    assert voicemail_refs(shipped) <= boxes
+
+    catalog = Catalog(
+        counties={c["code"]: c["queue"] for c in COUNTIES}, mailboxes=mailboxes_in_conf(CONF)
+    )
+
+    def rules(mailbox: str) -> dict:
+        return {
+            "dids": [{"did": c["did"], "county": c["code"]} for c in COUNTIES],
+            "counties": [
+                {
+                    "county": c["code"],
+                    "timezone": "UTC",
+                    "hours": [{"days": ["mon"], "start": "08:00", "end": "18:00"}],
+                    "after_hours": {"action": "voicemail", "mailbox": mailbox},
+                }
+                for c in COUNTIES
+            ],
+        }
+
+    for mailbox, _ in sorted(boxes):
+        text = render(compile_table(check(rules(mailbox), catalog), catalog)).text
+        assert voicemail_refs(text) == {(mailbox, VOICEMAIL_CONTEXT)}
+    with pytest.raises(RuleErrors, match="no mailbox 9999"):
+        check(rules("9999"), catalog)
+
+
+def test_voicemail_has_no_pin_no_mail_and_runs_no_command():
+    text = (CONF / "voicemail.conf").read_text()
+    for key in ("externnotify", "externpass", "externpassnotify", "mailcmd", "odbcstorage"):
+        assert not re.search(rf"^\s*{key}\s*=", text, re.MULTILINE), key
+    for context, _, items in parse(CONF / "voicemail.conf"):
+        if context == "general":
+            continue
+        for _, value in items:
+            password, _, rest = value.partition(",")
+            # cannot be keyed in: no digit, *, # or A-D
+            assert password and not set(password) & set("0123456789*#ABCD"), value
+            assert "@" not in rest  # no e-mail address: no mail is sent
+    assert "require=app_voicemail.so" in (CONF / "modules.conf").read_text().splitlines()
