@@ -72,7 +72,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     try:
         data = load_file(args.file)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         print(f"cti routing import: cannot read {args.file}: {exc}", file=sys.stderr)
         return 1
     service = _service()
