@@ -20,7 +20,7 @@ from cti.routing.apply import AmiOpener, ApplyOutcome, Linter, QueuesPlan, apply
 from cti.routing.decide import Decision, Table, compile_table, decide
 from cti.routing.lint import lint as asterisklint
 from cti.routing.queues import FILENAME as QUEUES_FILENAME
-from cti.routing.queues import main_templates, render_queues
+from cti.routing.queues import QueuesError, main_templates, render_queues
 from cti.routing.render import FILENAME, Rendered, render
 from cti.routing.rules import Catalog, RuleErrors, RuleSet, check
 from cti.settings import Settings
@@ -95,7 +95,10 @@ class RoutingService:
     async def render_queues(self, session: AsyncSession) -> QueuesPlan:
         """``queues_counties.conf`` for the counties in the database."""
         queues = frozenset((await self.catalog(session)).counties.values())
-        return QueuesPlan(render_queues(queues, main_templates(self.conf_dir)), queues)
+        try:
+            return QueuesPlan(render_queues(queues, main_templates(self.conf_dir)), queues)
+        except QueuesError as exc:  # e.g. queues.conf lost [county-template]
+            raise RuleErrors({"counties": f"cannot render the county queues: {exc}"}) from None
 
     def live_queues_text(self) -> str:
         path = self.conf_dir / QUEUES_FILENAME

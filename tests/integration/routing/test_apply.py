@@ -363,3 +363,18 @@ async def test_queues_conf_without_the_include_is_refused_before_writing(
         report.outcome.error
     )
     assert (conf_dir / FILENAME).read_bytes() == before and pbx.actions == []
+
+
+async def test_queues_conf_without_the_settings_template_is_a_rule_error_and_writes_nothing(
+    service, pbx, conf_dir, session_factory
+):
+    from cti.routing.rules import RuleErrors
+
+    main = conf_dir / "queues.conf"
+    main.write_text(main.read_text().replace("[county-template](!)", "[county-settings](!)"))
+    before = (conf_dir / FILENAME).read_bytes(), (conf_dir / QUEUES_FILENAME).read_bytes()
+    async with session_factory() as db:
+        with pytest.raises(RuleErrors, match="county-template"):
+            await service.apply(db, ACTOR)
+    after = (conf_dir / FILENAME).read_bytes(), (conf_dir / QUEUES_FILENAME).read_bytes()
+    assert after == before and pbx.actions == []
