@@ -21,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 
 from cti.numbers import normalise
 from cti.recordings import names, scoring, search
@@ -597,7 +597,14 @@ async def open_complaint(
     row = await _visible(db, ctx.user, recording_id)
     ticket_id = None
     if body.ticket:
-        ticket_id = await db.scalar(select(Ticket.id).where(Ticket.number == body.ticket))
+        # A county-scoped user links only tickets of their county (or of none); another
+        # county's ticket reads as unknown, so ticket numbers do not leak across counties.
+        query = select(Ticket.id).where(Ticket.number == body.ticket)
+        if ctx.user.county_id is not None:
+            query = query.where(
+                or_(Ticket.county_id.is_(None), Ticket.county_id == ctx.user.county_id)
+            )
+        ticket_id = await db.scalar(query)
         if ticket_id is None:
             raise Invalid(f"no ticket {body.ticket}", fields={"ticket": "unknown"})
     reason = _free_text(body.reason, "reason", "reason")

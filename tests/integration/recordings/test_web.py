@@ -630,3 +630,28 @@ async def test_hostile_complaint_input_is_refused_and_nothing_stored(world, sess
             )
             is None
         )
+
+
+async def test_a_county_scoped_user_cannot_link_or_probe_another_countys_ticket(
+    world, session_factory
+):
+    # A north inspector filing a complaint on a north recording names a south ticket: it
+    # reads as unknown (the same answer as a ticket that does not exist), nothing is held.
+    south_ticket = f"T2099-{secrets.randbelow(10**6):06d}"
+    async with session_factory() as db:
+        south = await db.scalar(select(County.id).where(County.code == "south"))
+        db.add(Ticket(number=south_ticket, county_id=south, description="x", status="open"))
+        await db.commit()
+    rid = world["ids"][1]  # north, abandoned
+    async with _client(world, "north_inspector") as c:
+        for ticket in (south_ticket, "T2099-XXXXXX"):
+            r = await c.post(
+                f"/api/recordings/{rid}/complaints", json={"reason": "r", "ticket": ticket}
+            )
+            assert r.status_code == 422 and r.json()["fields"] == {"ticket": "unknown"}
+        async with session_factory() as db:
+            assert (await db.get(Recording, rid)).legal_hold is False
+        # Their own county's ticket (and one of no county) is fine.
+        await _open_complaint(c, rid, "north ticket", ticket=world["ticket"])
+    async with _client(world, "inspector") as c:  # no county scope: any ticket
+        await _open_complaint(c, world["ids"][0], "south ticket", ticket=south_ticket)
