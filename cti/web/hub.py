@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from cti.bus import SCREENPOP_CHANNEL, Bus, Subscription
@@ -40,12 +42,27 @@ class Socket(Protocol):
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
-class PendingPops:
-    """Pure bookkeeping of which pops each interface should see right now."""
+#: A pop still "ringing" after this long is stale: no queue rings an agent for 15 minutes
+#: (queues.conf times a caller out after 5). One "answered" this long ago is stale too.
+#: Stale pops appear when the AMI process dies mid-call (nobody withdraws them then).
+RINGING_MAX_S = 15 * 60
+ANSWERED_MAX_S = 4 * 3600
 
-    def __init__(self) -> None:
-        self._by_interface: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+
+class PendingPops:
+    """Pure bookkeeping of which pops each interface should see right now. ``clock`` is
+    injected (seconds, monotonic) so expiry is tested without waiting."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        ringing_max_s: float = RINGING_MAX_S,
+        answered_max_s: float = ANSWERED_MAX_S,
+    ) -> None:
+        self._by_interface: dict[str, dict[str, tuple[dict[str, Any], float]]] = defaultdict(dict)
         self.agent_states: dict[str, dict[str, Any]] = {}
+        self._clock = clock
+        self._max = {"ringing": ringing_max_s, "answered": answered_max_s}
 
     def apply(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -56,9 +73,10 @@ class PendingPops:
         key = key if isinstance(key, str) else ""
         pops = self._by_interface[interface]
         if kind == "pop" and key and isinstance(message.get("pop"), dict):
-            pops[key] = message
+            pops[key] = (message, self._clock())
         elif kind == "answered" and key in pops:
-            pops[key] = {**pops[key], "pop": {**pops[key]["pop"], "state": "answered"}}
+            shown = pops[key][0]
+            pops[key] = ({**shown, "pop": {**shown["pop"], "state": "answered"}}, self._clock())
         elif kind in ("withdraw", "ended"):
             pops.pop(key, None)
         elif kind == "agent_state":
@@ -66,10 +84,23 @@ class PendingPops:
         if not pops:
             self._by_interface.pop(interface, None)
 
+    def _expire(self, interface: str) -> dict[str, tuple[dict[str, Any], float]]:
+        pops = self._by_interface.get(interface, {})
+        now = self._clock()
+        for key, (message, since) in list(pops.items()):
+            state = message["pop"].get("state", "ringing")
+            if now - since > self._max.get(state, self._max["ringing"]):
+                del pops[key]
+        if not pops:
+            self._by_interface.pop(interface, None)
+        return pops
+
     def for_interface(self, interface: str) -> list[dict[str, Any]]:
-        return list(self._by_interface.get(interface, {}).values())
+        return [message for message, _ in self._expire(interface).values()]
 
     def count(self) -> int:
+        for interface in list(self._by_interface):
+            self._expire(interface)
         return sum(len(p) for p in self._by_interface.values())
 
 
