@@ -41,56 +41,18 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from cti.agi.protocol import format_environment  # noqa: E402
 from cti.seed import load_counties, seed_counties  # noqa: E402
 from cti.store import migrate  # noqa: E402
 from cti.store.calls import Call  # noqa: E402
 from cti.store.db import make_engine, make_session_factory  # noqa: E402
+from tests.integration.agi.traffic import (  # noqa: E402  (the same synthetic calls)
+    end_env,
+    environment,
+    start_env,
+    start_query,
+)
 
-BASE = 1_795_800_000
 ACK = b'SET VARIABLE CTI_AGI_STATUS "OK"\n'
-
-
-def environment(i: int, script: str) -> bytes:
-    lid = f"{BASE + i // 1000}.{i}"
-    return format_environment(
-        {
-            "network": "yes",
-            "network_script": script,
-            "request": f"agi://127.0.0.1:4573/{script}",
-            "channel": f"PJSIP/trunk-{i:08x}",
-            "language": "en",
-            "type": "PJSIP",
-            "uniqueid": lid,
-            "version": "22.10.1",
-            "callerid": f"138{i:08d}",
-            "calleridname": f"Citizen {i}",
-            "callingpres": "0",
-            "callingani2": "0",
-            "callington": "0",
-            "callingtns": "0",
-            "dnid": "9615601",
-            "rdnis": "unknown",
-            "context": "hotline-call",
-            "extension": "s",
-            "priority": "5",
-            "enhanced": "0.0",
-            "accountcode": "",
-            "threadid": "140079777580736",
-        }
-    )
-
-
-def queries(i: int) -> tuple[str, str]:
-    lid = f"{BASE + i // 1000}.{i}"
-    t = BASE + i // 1000
-    common = f"linkedid={lid}&county=north&queue=county-north&did=9615601&node="
-    start = f"{common}&t={t}"
-    end = (
-        f"{common}&started={t}&queued={t}&cause=16&answered=30&dialed=35&hold=5"
-        f"&member=PJSIP%2F1001&queuestatus=&blindxfer=&attxfer=&t={t + 35}"
-    )
-    return start, end
 
 
 class _AsteriskSide(asyncio.Protocol):
@@ -131,8 +93,7 @@ async def fastagi_run(port: int, calls: range, concurrency: int) -> tuple[float,
     loop = asyncio.get_running_loop()
     requests = []
     for i in calls:
-        start, end = queries(i)
-        requests.append((environment(i, f"call-start?{start}"), environment(i, f"call-end?{end}")))
+        requests.append((start_env(i), end_env(i)))
     latencies: list[float] = []
     pending = iter(requests)
 
@@ -158,15 +119,15 @@ def classic_run(requests: int, concurrency: int, data_dir: Path) -> float:
     env = {**os.environ, "CTI_DATA_DIR": str(data_dir), "CTI_NODE_NAME": "bench-classic"}
 
     def one(i: int) -> None:
-        start, _ = queries(i)
         proc = subprocess.Popen(
-            [sys.executable, str(script), start],
+            [sys.executable, str(script), start_query(i)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
         )
         assert proc.stdin and proc.stdout
-        proc.stdin.write(environment(i, "").replace(b"agi_network: yes\n", b""))
+        classic = environment(i, "", "hotline-call").replace(b"agi_network: yes\n", b"")
+        proc.stdin.write(classic)
         proc.stdin.flush()
         line = proc.stdout.readline()
         if not line.startswith(b'SET VARIABLE "CTI_AGI_STATUS" "OK"'):

@@ -125,35 +125,13 @@ class RoutingAmi:
         if first(response.get("Response")) != "Success":
             raise AmiError(f"reload of {module} failed: {first(response.get('Message'))}")
 
-    async def queue_summary(self) -> frozenset[str]:
-        """The names of the queues app_queue has loaded (``QueueSummary``: one
-        ``QueueSummary`` event per queue, then ``QueueSummaryComplete``). app_queue.c
-        registers QueueSummary (and QueueStatus) with privilege 0: any logged-in user may
-        send it, so the routing user needs no extra class (its read=none only stops
-        unsolicited events; the list is the answer to our own action)."""
-        action_id = await self._send("QueueSummary")
-        names: set[str] = set()
-        try:
-            while True:
-                message = await self._read()
-                if first(message.get("ActionID")) != action_id:
-                    continue
-                if "Response" in message:
-                    if first(message["Response"]) != "Success":
-                        raise AmiError(f"QueueSummary failed: {first(message.get('Message'))}")
-                    continue
-                event = first(message.get("Event"))
-                if event == "QueueSummary":
-                    names.add(first(message.get("Queue")))
-                elif event == "QueueSummaryComplete":
-                    return frozenset(names)
-        except TimeoutError:
-            raise AmiError(f"QueueSummary not complete within {self.timeout} s") from None
-
-    async def show_dialplan(self, context: str | None = None) -> list[AmiMessage]:
-        """Every ``ListDialplan`` item (of ``context``, or of the whole dialplan)."""
-        headers = {"Context": context} if context else {}
-        action_id = await self._send("ShowDialPlan", **headers)
+    async def _list(
+        self, name: str, item: str, complete: str, **headers: str
+    ) -> tuple[list[AmiMessage], AmiMessage]:
+        """An AMI list action: ``Response: Success`` (``EventList: start``), one ``item``
+        event per entry, then the ``complete`` event. Returns the items and that event;
+        raises ``AmiError`` on an error response or when the list does not finish."""
+        action_id = await self._send(name, **headers)
         items: list[AmiMessage] = []
         try:
             while True:
@@ -162,17 +140,32 @@ class RoutingAmi:
                     continue
                 if "Response" in message:
                     if first(message["Response"]) != "Success":
-                        raise AmiError(f"ShowDialPlan failed: {first(message.get('Message'))}")
+                        raise AmiError(f"{name} failed: {first(message.get('Message'))}")
                     continue
                 event = first(message.get("Event"))
-                if event == "ListDialplan":
+                if event == item:
                     items.append(message)
-                elif event == "ShowDialPlanComplete":
-                    count = first(message.get("ListItems"))
-                    if count.isdigit() and int(count) != len(items):
-                        raise AmiError(
-                            f"ShowDialPlan announced {count} items and sent {len(items)}"
-                        )
-                    return items
+                elif event == complete:
+                    return items, message
         except TimeoutError:
-            raise AmiError(f"ShowDialPlan not complete within {self.timeout} s") from None
+            raise AmiError(f"{name} not complete within {self.timeout} s") from None
+
+    async def queue_summary(self) -> frozenset[str]:
+        """The names of the queues app_queue has loaded (``QueueSummary``: one
+        ``QueueSummary`` event per queue, then ``QueueSummaryComplete``). app_queue.c
+        registers QueueSummary (and QueueStatus) with privilege 0: any logged-in user may
+        send it, so the routing user needs no extra class (its read=none only stops
+        unsolicited events; the list is the answer to our own action)."""
+        items, _ = await self._list("QueueSummary", "QueueSummary", "QueueSummaryComplete")
+        return frozenset(first(message.get("Queue")) for message in items)
+
+    async def show_dialplan(self, context: str | None = None) -> list[AmiMessage]:
+        """Every ``ListDialplan`` item (of ``context``, or of the whole dialplan)."""
+        headers = {"Context": context} if context else {}
+        items, done = await self._list(
+            "ShowDialPlan", "ListDialplan", "ShowDialPlanComplete", **headers
+        )
+        count = first(done.get("ListItems"))
+        if count.isdigit() and int(count) != len(items):
+            raise AmiError(f"ShowDialPlan announced {count} items and sent {len(items)}")
+        return items

@@ -17,7 +17,9 @@ def linkedid(i: int) -> str:
     return f"{BASE + i // 1000}.{i}"
 
 
-def _env(i: int, script: str, context: str) -> bytes:
+def environment(i: int, script: str, context: str) -> bytes:
+    """The AGI environment of call ``i``'s request ``script`` (path and query), as
+    Asterisk 22 sends it."""
     lid = linkedid(i)
     return format_environment(
         {
@@ -32,6 +34,9 @@ def _env(i: int, script: str, context: str) -> bytes:
             "callerid": f"138{i:08d}",
             "calleridname": f"Citizen {i}",
             "callingpres": "0",
+            "callingani2": "0",
+            "callington": "0",
+            "callingtns": "0",
             "dnid": "9615601",
             "rdnis": "unknown",
             "context": context,
@@ -48,23 +53,28 @@ def started(i: int) -> int:
     return BASE + i // 1000
 
 
-def start_env(i: int) -> bytes:
-    """call-start as the dialplan in asterisk_conf/ sends it."""
-    script = (
-        f"call-start?linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601"
-        f"&node=&t={started(i)}"
+def start_query(i: int) -> str:
+    """call-start's parameters as the dialplan in asterisk_conf/ sends them."""
+    return (
+        f"linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601&node=&t={started(i)}"
     )
-    return _env(i, script, "hotline-call")
 
 
-def end_env(i: int) -> bytes:
-    """call-end of an answered call: waited 5 s, talked 30 s, agent PJSIP/1001."""
-    script = (
-        f"call-end?linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601"
+def end_query(i: int) -> str:
+    """call-end's parameters for an answered call: waited 5 s, talked 30 s, agent 1001."""
+    return (
+        f"linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601"
         f"&node=&started={started(i)}&queued={started(i)}&cause=16&answered=30&dialed=35"
         f"&hold=5&member=PJSIP%2F1001&queuestatus=&blindxfer=&attxfer=&t={started(i) + 35}"
     )
-    return _env(i, script, "cti-call-end")
+
+
+def start_env(i: int) -> bytes:
+    return environment(i, f"call-start?{start_query(i)}", "hotline-call")
+
+
+def end_env(i: int) -> bytes:
+    return environment(i, f"call-end?{end_query(i)}", "cti-call-end")
 
 
 async def deliver(port: int, raw: bytes, *, attempts: int = 600, pause: float = 0.02) -> int:
