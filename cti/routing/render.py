@@ -48,6 +48,8 @@ COUNTY_CONTEXT_PREFIX = "hotline-county-"
 ANY_DID = "_[0-9+]."
 #: Voicemail context of after-hours mailboxes (voicemail.conf).
 VOICEMAIL_CONTEXT = "hotline"
+#: Where a closed county sends voicemail and callback calls (extensions.conf).
+AFTER_HOURS_CONTEXT = "hotline-after-hours"
 FILENAME = "extensions_routing.conf"
 
 #: Every character the rendered file may contain.
@@ -173,20 +175,16 @@ def _policy_steps(table: Table, policy: CountyPolicy) -> list[tuple[str | None, 
             steps.append((None, "GotoIfTime", f"{start}-{end},{days},*,*,{zone}?open"))
         after = policy.after_hours
         assert after is not None
+        # Voicemail and callback requests are calls too: [hotline-after-hours] in
+        # extensions.conf logs them (call-start, and call-end from the hangup handler).
         if after.action == "voicemail":
             box = safe("mailbox", after.mailbox)
             steps += [
-                ("closed", "Answer", ""),
-                (None, "VoiceMail", f"{box}@{VOICEMAIL_CONTEXT},u"),
-                (None, "Hangup", ""),
+                ("closed", "Set", f"CTI_MAILBOX={box}@{VOICEMAIL_CONTEXT}"),
+                (None, "Goto", f"{AFTER_HOURS_CONTEXT},voicemail,1"),
             ]
         elif after.action == "callback":
-            steps += [
-                ("closed", "Answer", ""),
-                (None, "UserEvent", f"HotlineCallbackRequest,County: {county},DID: ${{DID}}"),
-                (None, "Playback", "vm-goodbye"),
-                (None, "Hangup", ""),
-            ]
+            steps.append(("closed", "Goto", f"{AFTER_HOURS_CONTEXT},callback,1"))
         else:
             steps += [
                 ("closed", "Set", f"__COUNTY_QUEUE={safe('queue', after.queue)}"),

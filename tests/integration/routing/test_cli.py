@@ -260,7 +260,7 @@ async def test_apply_against_the_pbx_succeeds_then_a_failed_one_restores(
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "applied version" in applied.stdout
     text = (conf_dir / FILENAME).read_text()
-    assert "VoiceMail(1000@hotline,u)" in text and pbx.text == text
+    assert "Set(CTI_MAILBOX=1000@hotline)" in text and pbx.text == text
     async with session_factory() as db:
         last = await db.scalar(select(RoutingVersion).order_by(RoutingVersion.id.desc()).limit(1))
         assert last.result == "applied" and last.text == text

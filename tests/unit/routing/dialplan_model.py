@@ -254,6 +254,13 @@ class Dialplan:
                 assert len(parts) == 3 and parts[2] == "1", data
                 if parts[:2] == ["hotline-call", "s"]:
                     return done("queue")
+                if parts[0] == "hotline-after-hours":
+                    # extensions.conf: <action>,1 logs the call, then VoiceMail(${CTI_MAILBOX})
+                    # or the callback request.
+                    if parts[1] == "voicemail":
+                        return done("voicemail", variables["CTI_MAILBOX"].split("@")[0])
+                    assert parts[1] == "callback", data
+                    return done("callback")
                 context, exten, priority = parts[0], parts[1], 1
                 continue
             elif e.app == "GotoIf":
@@ -269,11 +276,6 @@ class Dialplan:
                 minute = local.hour * 60 + local.minute
                 if DAYS[local.weekday()] in days.split("&") and start <= minute <= end:
                     jump = label
-            elif e.app == "VoiceMail":
-                return done("voicemail", data.split("@")[0])
-            elif e.app == "UserEvent":
-                assert data.startswith("HotlineCallbackRequest,"), data
-                return done("callback")
             else:
                 raise AssertionError(f"the model does not know {e.app}({e.data})")
             if jump is not None:
