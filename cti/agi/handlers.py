@@ -40,6 +40,10 @@ UNKNOWN = "unknown"
 #: Epochs outside 2000-01-01 .. 2100-01-01 are not times a PBX produced.
 EPOCH_RANGE = (946_684_800.0, 4_102_444_800.0)
 #: QUEUESTATUS values that mean "Queue() gave up": the call timed out / found no agent.
+#: After-hours actions that end a call without a queue (CTI_AFTER_HOURS, extensions.conf);
+#: each is also the call's disposition.
+AFTER_HOURS_ACTIONS = frozenset({"voicemail", "callback"})
+AFTER_HOURS = re.compile(r"^(voicemail|callback)$")
 QUEUE_GAVE_UP = frozenset(
     {"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"}
 )
@@ -219,6 +223,7 @@ class EndFacts:
     member: str | None = None  # MEMBERINTERFACE
     queue_status: str | None = None  # QUEUESTATUS
     transferred: bool = False  # BLINDTRANSFER / ATTENDEDTRANSFER set
+    after_hours: str | None = None  # CTI_AFTER_HOURS: "voicemail" or "callback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +242,8 @@ def derive_end(facts: EndFacts) -> EndOutcome:
       was also transferred on (BLINDTRANSFER/ATTENDEDTRANSFER).
     * timeout: Queue() returned on its own (QUEUESTATUS TIMEOUT, JOINEMPTY, ...).
     * abandoned: the call was in the queue (queued time or DIALEDTIME) and left it.
+    * voicemail / callback: the county was closed and the call went to the county's
+      after-hours action ([hotline-after-hours] in extensions.conf), never to a queue.
     * failed: it never reached the queue.
 
     Talk time is DIALEDTIME - QEHOLDTIME, which is what AgentComplete reports as TalkTime:
@@ -249,6 +256,8 @@ def derive_end(facts: EndFacts) -> EndOutcome:
         queued_at = facts.ended_at - facts.dialed
     in_queue = queued_at is not None or facts.dialed is not None
 
+    if facts.after_hours in AFTER_HOURS_ACTIONS:
+        return EndOutcome(facts.after_hours, None, None, None, None)
     if answered:
         disposition = "transferred" if facts.transferred else "answered"
     elif facts.queue_status in QUEUE_GAVE_UP:
@@ -299,6 +308,7 @@ def build_call_end(
         member=member,
         queue_status=values.text("queuestatus"),
         transferred=bool(values.text("blindxfer") or values.text("attxfer")),
+        after_hours=values.matching("afterhours", AFTER_HOURS),
     )
     end = derive_end(facts)
     record = CallRecord(
@@ -332,6 +342,7 @@ CALL_END = Handler(
         "queuestatus": "QUEUESTATUS",
         "blindxfer": "BLINDTRANSFER",
         "attxfer": "ATTENDEDTRANSFER",
+        "afterhours": "CTI_AFTER_HOURS",
     },
     build_call_end,
 )

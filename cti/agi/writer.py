@@ -1,8 +1,9 @@
 """Drains the journal into Postgres: in order, in batches, exactly once in the table.
 
 Each batch is one transaction of at most two upserts (call-start parts, then call-end
-parts; see ``cti.agi.rows`` for the rules). The checkpoint moves only after the commit,
-so a crash between the two replays the batch, which the upserts make harmless.
+parts; see ``cti.agi.rows`` for the rules), plus the callback requests of the calls it
+ended as such. The checkpoint moves only after the commit, so a crash between the two
+replays the batch, which the upserts (and the requests' unique call) make harmless.
 
 When Postgres is down or slow, the batch is retried with a capped exponential backoff
 and the journal keeps growing; nothing is dropped. A record Postgres refuses for good
@@ -185,6 +186,36 @@ END_UPSERT = _upsert_sql(
 )
 
 
+#: After the end upsert, in the same transaction: a call whose end says "callback" (the
+#: county was closed) gets its callback request. ``call_id`` is unique and a request is
+#: never touched again here, so a replayed batch changes nothing, and an agent's work on
+#: the request survives a late duplicate of the call's end. A withheld number cannot be
+#: called back: such a request starts as "unreachable" (kept, so the call is accounted for).
+CALLBACK_INSERT = (
+    "INSERT INTO callback_requests "
+    "(call_id, county_id, number, requested_at, status, attempts) "
+    "SELECT c.id, c.county_id, c.caller_number, COALESCE(c.started_at, c.ended_at, now()), "
+    "CASE WHEN c.caller_number = '' THEN 'unreachable' ELSE 'open' END, 0 "
+    "FROM calls AS c JOIN unnest($1::text[], $2::text[]) AS k(node, linkedid) "
+    "ON c.node = k.node AND c.linkedid = k.linkedid "
+    "WHERE c.disposition = 'callback' "
+    "ON CONFLICT (call_id) DO NOTHING"
+)
+
+
+def _callback_keys(folded: Sequence[Folded]) -> tuple[list[str], list[str]] | None:
+    """(nodes, linkedids) of the calls this batch ended as callback requests, or None."""
+    keys = [
+        (e.node, e.linkedid)
+        for e in folded
+        if e.end is not None and e.end.get("disposition") == "callback"
+    ]
+    if not keys:
+        return None
+    nodes, linkedids = zip(*keys, strict=True)
+    return list(nodes), list(linkedids)
+
+
 _COUNTIES_SQL = (
     f"SELECT {County.code.key}, {County.id.key}, {County.queue_name.key} "  # noqa: S608
     f"FROM {County.__tablename__} WHERE {County.code.key} = ANY($1::text[])"
@@ -287,6 +318,8 @@ async def upsert_records(
         await connection.exec_driver_sql(START_UPSERT, starts)
     if ends:
         await connection.exec_driver_sql(END_UPSERT, ends)
+    if callbacks := _callback_keys(folded):
+        await connection.exec_driver_sql(CALLBACK_INSERT, callbacks)
 
 
 async def upsert_records_raw(
@@ -296,11 +329,14 @@ async def upsert_records_raw(
     folded = fold(records)
     lookups = await cache.resolve(connection, folded)
     starts, ends = _columns(folded, lookups)
+    callbacks = _callback_keys(folded)
     async with connection.transaction():
         if starts:
             await connection.execute(START_UPSERT, *starts)
         if ends:
             await connection.execute(END_UPSERT, *ends)
+        if callbacks:
+            await connection.execute(CALLBACK_INSERT, *callbacks)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@ on ``Base.metadata`` (Alembic's env and the tests rely on that)."""
 
 from cti.store import (
     audit,
+    callbacks,
     calls,
     catalog,
     citizens,
@@ -17,6 +18,7 @@ from cti.store.base import Base
 __all__ = [
     "Base",
     "audit",
+    "callbacks",
     "calls",
     "catalog",
     "citizens",

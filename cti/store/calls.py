@@ -23,6 +23,8 @@ class Disposition(StrEnum):
     TIMEOUT = "timeout"  # queue timeout / no agent: Queue() returned on its own
     TRANSFERRED = "transferred"
     FAILED = "failed"  # never reached a queue (error, congestion, originate failure)
+    VOICEMAIL = "voicemail"  # county closed: the caller was sent to its mailbox
+    CALLBACK = "callback"  # county closed: the call is a callback request (callback_requests)
 
 
 DISPOSITION_VALUES = tuple(d.value for d in Disposition)

@@ -56,7 +56,8 @@ def started(i: int) -> int:
 def start_query(i: int) -> str:
     """call-start's parameters as the dialplan in asterisk_conf/ sends them."""
     return (
-        f"linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601&node=&t={started(i)}"
+        f"linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601&node=&afterhours="
+        f"&t={started(i)}"
     )
 
 
@@ -64,7 +65,7 @@ def end_query(i: int) -> str:
     """call-end's parameters for an answered call: waited 5 s, talked 30 s, agent 1001."""
     return (
         f"linkedid={linkedid(i)}&county=north&queue=county-north&did=9615601"
-        f"&node=&started={started(i)}&queued={started(i)}&cause=16&answered=30&dialed=35"
+        f"&node=&afterhours=&started={started(i)}&queued={started(i)}&cause=16&answered=30&dialed=35"
         f"&hold=5&member=PJSIP%2F1001&queuestatus=&blindxfer=&attxfer=&t={started(i) + 35}"
     )
 
