@@ -39,6 +39,12 @@ class NotConfigured(Exception):
     """No AMI credential for applying routing (CTI_ROUTING_AMI_URL)."""
 
 
+class QueuesUnrenderable(RuleErrors):
+    """The county queues cannot be rendered against ``queues.conf`` (e.g. it lost
+    ``[county-template]``): not the rules' fault, but nothing can be applied either. One
+    field, ``queues``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     id: int | None
@@ -98,7 +104,9 @@ class RoutingService:
         try:
             return QueuesPlan(render_queues(queues, main_templates(self.conf_dir)), queues)
         except QueuesError as exc:  # e.g. queues.conf lost [county-template]
-            raise RuleErrors({"counties": f"cannot render the county queues: {exc}"}) from None
+            raise QueuesUnrenderable(
+                {"queues": f"cannot render the county queues: {exc}"}
+            ) from None
 
     def live_queues_text(self) -> str:
         path = self.conf_dir / QUEUES_FILENAME
@@ -109,15 +117,17 @@ class RoutingService:
         return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
     async def preview(self, session: AsyncSession) -> dict[str, Any]:
+        """What ``apply`` would do now, read only: the dialplan include the stored rules
+        render to (top-level fields) and the county queues the counties render to
+        (``queues``), each with its diff against the live file. ``reloads_queues``: the
+        queues file differs, so apply would write it and reload app_queue (apply writes
+        it only then). Raises ``RuleErrors`` for invalid rules and ``QueuesUnrenderable``
+        when queues.conf cannot take the county queues, as apply would."""
         rendered = await self.render(session)
-        live = self.live_text()
-        return {
-            "text": rendered.text,
-            "sha256": versions.sha256(rendered.text),
-            "live_sha256": versions.sha256(live) if live else None,
-            "diff": versions.unified_diff(live, rendered.text, f"live/{FILENAME}", FILENAME),
-            "changed": live != rendered.text,
-        }
+        queues = await self.render_queues(session)
+        dialplan = _file_preview(self.live_text(), rendered.text, FILENAME)
+        county_queues = _file_preview(self.live_queues_text(), queues.text, QUEUES_FILENAME)
+        return {**dialplan, "queues": county_queues, "reloads_queues": county_queues["changed"]}
 
     async def simulate(
         self,
@@ -241,6 +251,17 @@ class RoutingService:
         await session.commit()
         await session.refresh(version)
         return ApplyReport(version, outcome)
+
+
+def _file_preview(live: str, text: str, name: str) -> dict[str, Any]:
+    """A rendered file against the live one: text, fingerprints, diff, changed."""
+    return {
+        "text": text,
+        "sha256": versions.sha256(text),
+        "live_sha256": versions.sha256(live) if live else None,
+        "diff": versions.unified_diff(live, text, f"live/{name}", name),
+        "changed": live != text,
+    }
 
 
 def from_settings(settings: Settings) -> RoutingService:

@@ -25,6 +25,7 @@ from cti.routing.service import (
     ApplyBusy,
     ApplyReport,
     NotConfigured,
+    QueuesUnrenderable,
     RoutingService,
     from_settings,
 )
@@ -60,6 +61,12 @@ def _actor(request: Request, ctx: Any) -> Actor:
 
 
 def _refused(exc: RuleErrors) -> Invalid:
+    if isinstance(exc, QueuesUnrenderable):
+        # The rules are fine; queues.conf (hand-written) cannot take the county queues.
+        return Invalid(
+            "queues.conf cannot render the county queues: nothing can be applied until it is fixed",
+            fields=exc.fields,
+        )
     return Invalid("the routing rules were refused", fields=exc.fields)
 
 
@@ -134,12 +141,23 @@ class SimulateOut(BaseModel):
     steps: list[str]
 
 
-class PreviewOut(BaseModel):
+class FilePreviewOut(BaseModel):
     text: str
     sha256: str
+    #: None when there is no live file (or it is empty).
     live_sha256: str | None
+    #: Unified diff ``live/<file>`` -> ``<file>``; '' when unchanged.
     diff: str
     changed: bool
+
+
+class PreviewOut(FilePreviewOut):
+    """The dialplan include (``extensions_routing.conf``) in the top-level fields, the
+    county queues (``queues_counties.conf``) in ``queues``."""
+
+    queues: FilePreviewOut
+    #: Apply would write queues_counties.conf and reload app_queue (its text changed).
+    reloads_queues: bool
 
 
 class VersionOut(BaseModel):
@@ -354,7 +372,10 @@ async def simulate(
 
 @router.get("/api/routing/preview")
 async def preview(_: AdminUser, db: DbSession, service: Routing) -> PreviewOut:
-    """The include the stored rules render to, and its diff against the live file."""
+    """What apply would write: the include the stored rules render to and the county
+    queues the counties render to, each with its diff against the live file. 422 with
+    ``fields`` when the rules are refused or queues.conf cannot render the queues
+    (field ``queues``)."""
     try:
         return PreviewOut.model_validate(await service.preview(db))
     except RuleErrors as exc:

@@ -1,8 +1,9 @@
 """The routing admin page in a real browser, against the real API, database and asterisklint
 and a small AMI server (``FakePbx``) standing in for Asterisk: an admin applies the current
 rules, adds a caller-prefix rule (a hostile value is refused next to the field, then
-fixed), simulates a call, previews the diff, applies it, sees the new version in the
-history and rolls back to the version before."""
+fixed), simulates a call, previews the diffs of both files apply writes (the dialplan
+include, and the county queues once a county is added), applies them, sees the new
+version in the history and rolls back to the version before."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import re
 
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import delete
 
 from cti.app import create_app
 from cti.bus import InMemoryBus
+from cti.routing.queues import FILENAME as QUEUES_FILENAME
 from cti.routing.render import FILENAME
+from cti.store.counties import County
 from cti.store.users import Role
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import browser_login
@@ -28,6 +32,7 @@ from tests.live import live_server
 pytestmark = pytest.mark.e2e
 
 HOSTILE = "1380013;${SHELL(id)}"
+NEW_QUEUE = "[county-central](county-template)"
 APPLIED = re.compile(r"^Applied: version (\d+) is live\.$")
 
 
@@ -89,6 +94,32 @@ async def test_an_admin_edits_simulates_previews_applies_and_rolls_back(
             await page.get_by_test_id("apply").click()
             first_id = await applied_version(page)
             first_text = (conf_dir / FILENAME).read_text()
+            queues_text = (conf_dir / QUEUES_FILENAME).read_text()
+
+            # Nothing to apply now: both files say so.
+            status = page.get_by_test_id("preview-status")
+            await page.get_by_test_id("preview").click()
+            await expect(status).to_have_text(
+                "No change: Asterisk already has what the saved rules and the counties render to."
+            )
+            await expect(page.get_by_test_id("diff-note")).to_have_text("no change")
+            await expect(page.get_by_test_id("queues-diff-note")).to_have_text("no change")
+            await expect(page.get_by_test_id("queues-reload")).to_have_text(
+                "The county queues do not change: applying does not reload app_queue."
+            )
+            await expect(page.get_by_test_id("queues-diff")).to_be_hidden()
+
+            # A queues.conf the county queues cannot be rendered against: a clear refusal.
+            main = conf_dir / "queues.conf"
+            main_text = main.read_text()
+            main.write_text(main_text.replace("[county-template](!)", "[county-settings](!)"))
+            await page.get_by_test_id("preview").click()
+            await expect(status).to_have_text(
+                "Apply would be refused: cannot render the county queues: queues.conf has no "
+                "[county-template](!) template"
+            )
+            await expect(page.get_by_test_id("preview-files")).to_be_hidden()
+            main.write_text(main_text)
 
             # A new caller-prefix rule; the hostile value is refused next to the field.
             await page.click("#add-prefix")
@@ -117,14 +148,34 @@ async def test_an_admin_edits_simulates_previews_applies_and_rolls_back(
             await page.get_by_test_id("sim-run").click()
             await expect(page.locator("[data-error-for=did]")).to_contain_text("digits only")
 
-            # The diff before applying: the new prefix appears as added lines.
+            # A county added meanwhile: apply will also write its queue.
+            async with session_factory() as db:
+                db.add(County(code="central", name="Central", queue_name="county-central"))
+                await db.commit()
+
+            # The diffs before applying: the new prefix, and the new county queue.
             await page.get_by_test_id("preview").click()
+            await expect(status).to_have_text("What applying would change:")
             diff = page.get_by_test_id("diff")
             await expect(diff).to_be_visible()
             added = diff.locator("span.add")
             await expect(added.filter(has_text="1380013").first).to_be_visible()
             assert "south" in " ".join(await added.all_text_contents())
-            assert (conf_dir / FILENAME).read_text() == first_text  # a preview writes nothing
+            queues_diff = page.get_by_test_id("queues-diff")
+            await expect(queues_diff).to_be_visible()
+            await expect(page.get_by_test_id("queues-diff-note")).to_have_text("changes:")
+            await expect(queues_diff.locator("span.file").first).to_have_text(
+                f"--- live/{QUEUES_FILENAME}"
+            )
+            assert [
+                t for t in await queues_diff.locator("span.add").all_text_contents() if t != "+"
+            ] == [f"+{NEW_QUEUE}"]
+            await expect(page.get_by_test_id("queues-reload")).to_have_text(
+                "The county queues change: applying also reloads app_queue."
+            )
+            # a preview writes nothing
+            assert (conf_dir / FILENAME).read_text() == first_text
+            assert (conf_dir / QUEUES_FILENAME).read_text() == queues_text
 
             # Apply: the live result, the file, and the new version on top of the history.
             await page.get_by_test_id("apply").click()
@@ -137,6 +188,16 @@ async def test_an_admin_edits_simulates_previews_applies_and_rolls_back(
             applied_text = (conf_dir / FILENAME).read_text()
             assert "1380013" in applied_text and applied_text != first_text
             assert pbx.reloads == 2
+            assert f"\n{NEW_QUEUE}\n" in (conf_dir / QUEUES_FILENAME).read_text()
+            assert pbx.queue_reloads == 1 and "county-central" in pbx.queues
+            await expect(page.get_by_test_id("preview-files")).to_be_hidden()
+
+            # The version's diff in the history shows both files.
+            await rows.first.get_by_role("button", name="Diff").click()
+            version_diff = page.get_by_test_id("version-diff")
+            await expect(version_diff).to_contain_text(f"+++ {QUEUES_FILENAME}")
+            await expect(version_diff.locator("span.add", has_text=NEW_QUEUE)).to_have_count(1)
+            await expect(version_diff.locator("span.add", has_text="1380013").first).to_be_visible()
 
             # Roll back to the first version.
             old = page.locator(f"[data-testid=version][data-version-id='{first_id}']")
@@ -157,3 +218,6 @@ async def test_an_admin_edits_simulates_previews_applies_and_rolls_back(
     finally:
         await pbx.stop()
         await restore_seeded_rules(session_factory)
+        async with session_factory() as db:
+            await db.execute(delete(County).where(County.code == "central"))
+            await db.commit()

@@ -1,5 +1,6 @@
 // Admin page for the county routing: rules editor with inline validation, simulator,
-// preview (diff), apply, history with rollback. Everything from the server is inserted with
+// preview (the diffs of both files apply writes: the dialplan include and the county
+// queues), apply, history with rollback. Everything from the server is inserted with
 // textContent, never as HTML; the server's field errors (path -> message) are shown next to
 // the input whose data-path matches the path (or its nearest parent).
 "use strict";
@@ -364,8 +365,9 @@
     pre.replaceChildren();
     for (const line of diff.split("\n")) {
       let cls = "";
-      if (line.startsWith("+") && !line.startsWith("+++")) cls = "add";
-      else if (line.startsWith("-") && !line.startsWith("---")) cls = "del";
+      if (line.startsWith("+++") || line.startsWith("---")) cls = "file";
+      else if (line.startsWith("+")) cls = "add";
+      else if (line.startsWith("-")) cls = "del";
       else if (line.startsWith("@@")) cls = "hunk";
       pre.appendChild(el("span", { className: cls, text: line }));
     }
@@ -379,28 +381,52 @@
     return true;
   }
 
+  const fieldList = (fields) => Object.entries(fields || {}).map(([p, m]) => `${p}: ${m}`);
+
+  // One file of the preview: its diff, or "no change" next to its name.
+  function showFile(pre, note, file) {
+    if (file.changed) {
+      note.textContent = file.live_sha256 ? "changes:" : "new file:";
+      note.className = "file-note";
+      showDiff(pre, file.diff);
+    } else {
+      note.textContent = "no change";
+      note.className = "file-note unchanged";
+      pre.replaceChildren();
+      pre.hidden = true;
+    }
+  }
+
   async function preview() {
     const status = byTest("preview-status");
-    const pre = byTest("diff");
+    const files = byTest("preview-files");
     if (needsSave(status)) return;
     const r = await call("GET", "/api/routing/preview");
     if (!r.ok) {
-      pre.hidden = true;
-      status.textContent = r.data.fields
-        ? `The saved rules are not valid: ${Object.entries(r.data.fields).map(([p, m]) => `${p}: ${m}`).join("; ")}`
-        : r.data.detail || `error ${r.status}`;
+      files.hidden = true;
+      const fields = r.data.fields || {};
+      if (fields.queues) {
+        // Not the rules: queues.conf cannot take the county queues, so apply would refuse.
+        status.textContent = `Apply would be refused: ${fields.queues}`;
+      } else if (r.data.fields) {
+        status.textContent = `The saved rules are not valid: ${fieldList(fields).join("; ")}`;
+      } else {
+        status.textContent = r.data.detail || `error ${r.status}`;
+      }
       status.className = "status-line bad";
       return;
     }
-    if (!r.data.changed) {
-      pre.hidden = true;
-      status.textContent = "No change: Asterisk already has what the saved rules render to.";
-      status.className = "status-line";
-      return;
-    }
-    status.textContent = "What applying would change in extensions_routing.conf:";
+    const d = r.data;
+    status.textContent = d.changed || d.queues.changed
+      ? "What applying would change:"
+      : "No change: Asterisk already has what the saved rules and the counties render to.";
     status.className = "status-line";
-    showDiff(pre, r.data.diff);
+    byTest("queues-reload").textContent = d.reloads_queues
+      ? "The county queues change: applying also reloads app_queue."
+      : "The county queues do not change: applying does not reload app_queue.";
+    showFile(byTest("diff"), byTest("diff-note"), d);
+    showFile(byTest("queues-diff"), byTest("queues-diff-note"), d.queues);
+    files.hidden = false;
   }
 
   function showOutcome(r) {
@@ -412,7 +438,7 @@
     steps.replaceChildren();
     lint.hidden = true;
     if (!r.ok) {
-      message.textContent = r.data.detail || `error ${r.status}`;
+      message.textContent = [r.data.detail || `error ${r.status}`, ...fieldList(r.data.fields)].join(" — ");
       message.className = "verdict bad";
       return;
     }
@@ -436,7 +462,7 @@
     try {
       const r = await call("POST", "/api/routing/apply");
       status.textContent = "";
-      byTest("diff").hidden = true;
+      byTest("preview-files").hidden = true;
       showOutcome(r);
       await loadHistory(false);
     } finally {
@@ -453,7 +479,9 @@
     const v = r.data;
     byTest("version-title").textContent =
       `Version ${v.id}: ${v.result}${v.error ? ` (${v.error})` : ""}`;
-    showDiff(byTest("version-diff"), v.diff || "(no change against the file it replaced)");
+    // The stored diff covers both files apply writes: extensions_routing.conf, then
+    // queues_counties.conf when the county queues changed.
+    showDiff(byTest("version-diff"), v.diff || "(no change against the files it replaced)");
     box.hidden = false;
   }
 

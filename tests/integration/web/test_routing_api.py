@@ -15,16 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from cti.app import create_app
 from cti.bus import InMemoryBus
 from cti.routing import repo, versions
 from cti.routing.decide import compile_table, decide
+from cti.routing.queues import FILENAME as QUEUES_FILENAME
 from cti.routing.render import FILENAME
 from cti.routing.rules import check
 from cti.routing.service import APPLY_LOCK, Actor, RoutingService
 from cti.store.audit import AuditEntry
+from cti.store.counties import County
 from cti.store.routing import RoutingVersion
 from cti.store.users import Role
 from tests.conftest import csrf_of, login
@@ -449,6 +451,85 @@ async def test_preview_diffs_the_stored_rules_against_the_live_file(
     )
     assert "12345" in changed_lines(body["diff"], "+")
     assert (conf_dir / FILENAME).read_bytes() == live and pbx.actions == []  # read only
+
+
+@pytest.fixture
+async def new_county(session_factory, seeded) -> AsyncIterator[str]:
+    """A county added after the shipped queues_counties.conf was rendered (its queue is
+    not in the live file yet); removed again afterwards."""
+    async with session_factory() as db:
+        db.add(County(code="central", name="Central", queue_name="county-central"))
+        await db.commit()
+    yield "county-central"
+    async with session_factory() as db:
+        await db.execute(delete(County).where(County.code == "central"))
+        await db.commit()
+
+
+async def test_preview_with_unchanged_counties_shows_no_queues_change(admin, conf_dir, pbx):
+    live_queues = (conf_dir / QUEUES_FILENAME).read_text()
+    body = (await admin.get("/api/routing/preview")).json()
+    queues = body["queues"]
+    assert queues == {
+        "text": live_queues,
+        "sha256": versions.sha256(live_queues),
+        "live_sha256": versions.sha256(live_queues),
+        "diff": "",
+        "changed": False,
+    }
+    assert body["reloads_queues"] is False
+    # the dialplan part is still there beside it
+    assert {"text", "sha256", "live_sha256", "diff", "changed"} <= set(body)
+    assert pbx.actions == []
+
+
+async def test_preview_with_a_new_county_shows_the_queues_diff_that_apply_then_makes(
+    admin, conf_dir, pbx, new_county
+):
+    live_queues = (conf_dir / QUEUES_FILENAME).read_bytes()
+    response = await admin.get("/api/routing/preview")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    queues = body["queues"]
+    assert queues["changed"] is True and body["reloads_queues"] is True
+    assert queues["diff"].startswith(f"--- live/{QUEUES_FILENAME}\n+++ {QUEUES_FILENAME}\n")
+    added = [line for line in changed_lines(queues["diff"], "+").splitlines() if line != "+"]
+    assert added == [f"+[{new_county}](county-template)"]  # and a blank line before it
+    assert changed_lines(queues["diff"], "-") == ""
+    assert queues["live_sha256"] == versions.sha256(live_queues.decode())
+    assert queues["sha256"] == versions.sha256(queues["text"]) != queues["live_sha256"]
+    assert f"\n[{new_county}](county-template)\n" in queues["text"]
+    assert body["changed"] is False  # the rules, hence the dialplan, did not change
+    assert (conf_dir / QUEUES_FILENAME).read_bytes() == live_queues and pbx.actions == []
+
+    # What the preview announced is what apply does: the same file, app_queue reloaded.
+    applied = (await admin.post("/api/routing/apply")).json()
+    assert applied["ok"] is True, applied
+    assert (conf_dir / QUEUES_FILENAME).read_text() == queues["text"]
+    assert pbx.queue_reloads == 1 and new_county in pbx.queues
+    assert f"+[{new_county}](county-template)" in changed_lines(applied["version"]["diff"], "+")
+    after = (await admin.get("/api/routing/preview")).json()
+    assert after["queues"]["changed"] is False and after["reloads_queues"] is False
+
+
+async def test_preview_with_a_queues_conf_that_cannot_render_the_queues_is_a_clear_422(
+    admin, conf_dir, pbx
+):
+    main = conf_dir / "queues.conf"
+    main.write_text(main.read_text().replace("[county-template](!)", "[county-settings](!)"))
+    before = (conf_dir / FILENAME).read_bytes(), (conf_dir / QUEUES_FILENAME).read_bytes()
+    response = await admin.get("/api/routing/preview")
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert "queues.conf" in body["detail"] and "rules" not in body["detail"]
+    assert set(body["fields"]) == {"queues"}
+    assert "queues.conf has no [county-template](!) template" in body["fields"]["queues"]
+    # apply refuses the same way, and nothing was written or reloaded
+    refused = await admin.post("/api/routing/apply")
+    assert refused.status_code == 422 and refused.json()["fields"] == body["fields"]
+    after = (conf_dir / FILENAME).read_bytes(), (conf_dir / QUEUES_FILENAME).read_bytes()
+    assert after == before and pbx.actions == []
 
 
 async def test_apply_goes_live_and_records_an_audited_version(
