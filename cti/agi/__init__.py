@@ -12,6 +12,7 @@ Layout (one job per module):
 * ``session``     one FastAGI connection: read, dispatch, journal, acknowledge
 * ``server``      asyncio accept loop, limits, timeouts
 * ``writer``      journal -> Postgres, in order, in batches, idempotent
+* ``rejected``    the records Postgres refused (rejected.jnl): list, re-queue
 * ``service``     ``AgiService`` (the ``cti.service.Service`` that ``cti serve`` runs)
 * ``classic``     the same handlers as process-per-call AGI scripts (pyst2)
 * ``cli``         ``cti agi ...`` sub-commands

@@ -3,6 +3,9 @@
 * ``cti agi run``            the FastAGI server and journal writer, until SIGTERM/SIGINT
 * ``cti agi journal status`` checkpoint, backlog, rejected records
 * ``cti agi journal drain``  commit everything in the journal to Postgres now
+* ``cti agi rejected list``  the records Postgres refused for good, with the reason
+* ``cti agi rejected requeue --all | --index N ...``  put them back into the journal
+  (once the cause is fixed) for the writer to commit
 
 ``python -m cti.agi`` offers the same commands.
 """
@@ -16,6 +19,7 @@ import signal
 import sys
 
 from cti.agi.journal import Journal, journal_dir
+from cti.agi.rejected import RejectedLine, RequeueError, requeue, scan_rejected
 from cti.settings import Settings
 
 
@@ -34,6 +38,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jsub.add_parser("drain", help="commit all journaled records to Postgres now").set_defaults(
         func=cmd_journal_drain
     )
+    rejected = sub.add_parser("rejected", help="records Postgres refused for good (rejected.jnl)")
+    rsub = rejected.add_subparsers(dest="rejected_command", required=True)
+    listing = rsub.add_parser("list", help="show them, numbered, with the reason")
+    listing.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="a table (default) or one JSON object per line",
+    )
+    listing.set_defaults(func=cmd_rejected_list)
+    again = rsub.add_parser(
+        "requeue", help="append them to the journal again once the cause is fixed"
+    )
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every record that can be re-queued")
+    which.add_argument(
+        "--index",
+        type=_positive,
+        nargs="+",
+        action="extend",
+        metavar="N",
+        help="the records numbered N by `list` (numbers change after a requeue)",
+    )
+    again.set_defaults(func=cmd_rejected_requeue)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a record number: {text!r}")
+    return value
 
 
 def _database_url(settings: Settings) -> str:
@@ -134,4 +172,107 @@ def cmd_journal_drain(_: argparse.Namespace) -> int:
     finally:
         journal.close()
     print(f"committed {committed} records")
+    return 0
+
+
+# --- rejected records ----------------------------------------------------------------------
+
+#: Column widths of ``cti agi rejected list``; longer values are cut.
+_TABLE = (("#", 5), ("kind", 10), ("node", 16), ("linkedid", 22), ("reason", 100))
+
+
+def printable(text: str, width: int) -> str:
+    """``text`` as one line a terminal shows as it is: control, format and other
+    unprintable characters (newline, NUL, ESC, U+202E...) as escapes, cut to ``width``."""
+    out: list[str] = []
+    length = 0
+    for char in text[: width + 1]:  # each character gives at least one
+        if not char.isprintable():
+            code = ord(char)
+            char = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+            if code > 0xFFFF:
+                char = f"\\U{code:08x}"
+        out.append(char)
+        length += len(char)
+        if length > width:
+            break
+    line = "".join(out)
+    return line if length <= width else line[: width - 3] + "..."
+
+
+def _table_row(line: RejectedLine) -> str:
+    record = line.record
+    reason = line.reason if line.reason is not None else "(no reason: the line is damaged)"
+    if line.problem is not None:
+        reason = f"{reason} [cannot be re-queued: {line.problem}]"
+    values = (
+        str(line.index),
+        record.kind if record else "-",
+        record.node if record else "-",
+        record.linkedid if record else "-",
+        reason,
+    )
+    cells = [printable(v, w).ljust(w) for v, (_, w) in zip(values, _TABLE, strict=True)]
+    return "  ".join(cells).rstrip()
+
+
+def cmd_rejected_list(args: argparse.Namespace) -> int:
+    journal = Journal(journal_dir(Settings().data_dir))
+    try:
+        handle = open(journal.rejected_path, "rb")
+    except FileNotFoundError:
+        handle = None
+    finally:
+        journal.close()
+    if handle is None:
+        if args.format == "table":
+            print("no rejected records")
+        return 0
+    total = requeueable = 0
+    with handle:
+        for line in scan_rejected(handle):  # one line at a time: the file may be large
+            if args.format == "json":
+                print(json.dumps(line.as_dict()))  # ASCII only: safe in any terminal
+            else:
+                if total == 0:
+                    print("  ".join(name.ljust(w) for name, w in _TABLE).rstrip())
+                print(_table_row(line))
+            total += 1
+            requeueable += line.requeueable
+    if args.format == "table":
+        if total == 0:
+            print("no rejected records")
+        else:
+            print(
+                f"{total} rejected, {requeueable} can be re-queued once the cause is fixed "
+                "(cti agi rejected requeue --all | --index N ...)"
+            )
+    return 0
+
+
+def cmd_rejected_requeue(args: argparse.Namespace) -> int:
+    journal = Journal(journal_dir(Settings().data_dir))
+    try:
+        result = requeue(journal, None if args.all else args.index)
+    except RequeueError as exc:
+        print(f"cti agi rejected requeue: {exc}; nothing re-queued", file=sys.stderr)
+        return 1
+    finally:
+        journal.close()
+    if not result.requeued:
+        print("nothing to re-queue")
+    else:
+        print(
+            f"requeued {len(result.requeued)} records into the journal: the writer commits "
+            "them (or `cti agi journal drain`, when no server runs)"
+        )
+    for line in result.requeued[:20]:
+        assert line.record is not None
+        print(f"  #{line.index} {line.record.kind} {line.record.node} {line.record.linkedid}")
+    if len(result.requeued) > 20:
+        print(f"  ... and {len(result.requeued) - 20} more")
+    if result.kept:
+        numbers = ", ".join(f"#{line.index}" for line in result.kept[:20])
+        more = ", ..." if len(result.kept) > 20 else ""
+        print(f"kept {len(result.kept)} lines that cannot be re-queued ({numbers}{more})")
     return 0

@@ -21,12 +21,13 @@ Promises:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,21 +354,39 @@ class Journal:
     def rejected_path(self) -> Path:
         return self.directory / "rejected.jnl"
 
+    @contextlib.contextmanager
+    def rejected_locked(self) -> Iterator[None]:
+        """Hold ``rejected.lock``: nobody adds a line to rejected.jnl or replaces it
+        meanwhile (the writer's ``reject`` and ``cti agi rejected requeue`` take it)."""
+        fd = self._lock_file("rejected.lock")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the fd releases the flock
+
     def reject(self, payload: bytes, reason: str) -> None:
         """Keep a record Postgres refused (or a damaged line) in ``rejected.jnl``, fsync'd.
 
-        Nothing is dropped silently: these lines wait for a person (``cti agi journal``).
+        Nothing is dropped silently: these lines wait for a person (``cti agi rejected``).
         """
         line = json.dumps(
             {"reason": reason, "payload": payload.decode("utf-8", errors="backslashreplace")},
             ensure_ascii=False,
         ).encode()
-        fd = os.open(self.rejected_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
-        try:
-            os.write(fd, encode_line(line))
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        with self.rejected_locked():
+            # Opened under the lock: a requeue may have just replaced the file.
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
+            fd = os.open(self.rejected_path, flags, self.file_mode)
+            try:
+                size = os.fstat(fd).st_size
+                # A crash cut the last reject short: end that line, or this one would be
+                # glued to it and both would read as damaged.
+                torn = size and os.pread(fd, 1, size - 1) != b"\n"
+                os.write(fd, (b"\n" if torn else b"") + encode_line(line))
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
 
     def rejected_count(self) -> int:
         try:
