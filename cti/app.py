@@ -26,6 +26,7 @@ from cti.store.db import make_engine, make_session_factory
 from cti.web import (
     agent,
     audit,
+    callbacks,
     citizens,
     errors,
     health,
@@ -191,6 +192,7 @@ def create_app(
         app.include_router(audit.router)
         app.include_router(agent.router)
         app.include_router(tickets.router)
+        app.include_router(callbacks.router)
         app.include_router(citizens.router)
         app.include_router(routing.router)
         app.include_router(recordings.router)

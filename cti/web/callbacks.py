@@ -1,0 +1,88 @@
+"""Callback requests API: the open requests of the agent's county, and the result of a
+call back (agents and supervisors; admins read)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from cti.callbacks import service
+from cti.callbacks.rules import MAX_NOTE, AlreadyHandled, AttemptResult, CallbackError
+from cti.store.callbacks import CallbackStatus
+from cti.store.counties import County
+from cti.store.users import Role
+from cti.web.deps import DbSession, RequireRole, client_ip
+from cti.web.errors import Conflict, Invalid, NotFound
+from cti.web.sessions import AuthContext
+
+router = APIRouter(prefix="/api/callbacks")
+
+Reader = Annotated[AuthContext, Depends(RequireRole(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+Worker = Annotated[AuthContext, Depends(RequireRole(Role.AGENT, Role.SUPERVISOR))]
+
+
+class CallbackOut(BaseModel):
+    id: int
+    number: str
+    caller_name: str | None
+    county: str | None
+    did: str | None
+    requested_at: datetime
+    status: str
+    attempts: int
+    last_attempt_at: datetime | None
+    handled_by: str | None
+    note: str | None
+
+
+class AttemptIn(BaseModel):
+    result: AttemptResult
+    # Checked again (and precisely) by the service; this bounds the request body.
+    note: str | None = Field(default=None, max_length=MAX_NOTE + 1000)
+
+
+def _out(view: service.CallbackView) -> CallbackOut:
+    return CallbackOut(**{name: getattr(view, name) for name in CallbackOut.model_fields})
+
+
+@router.get("")
+async def list_callbacks(
+    ctx: Reader,
+    db: DbSession,
+    status: Annotated[CallbackStatus, Query()] = CallbackStatus.OPEN,
+    county: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
+) -> list[CallbackOut]:
+    """Oldest first, at most ``service.LIST_LIMIT``."""
+    county_id = None
+    if county is not None:
+        county_id = await db.scalar(select(County.id).where(County.code == county))
+        if county_id is None:
+            raise Invalid(f"no county {county!r}", fields={"county": "unknown county"})
+    views = await service.list_requests(db, ctx.user, status=status.value, county_id=county_id)
+    return [_out(v) for v in views]
+
+
+#: A row id: a Postgres integer (a bigger number is a 422, not a driver error).
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post("/{request_id}/attempts")
+async def add_attempt(
+    request_id: RequestId, body: AttemptIn, ctx: Worker, db: DbSession, request: Request
+) -> CallbackOut:
+    try:
+        view = await service.record_attempt(
+            db, ctx.user, request_id, body.result, body.note, ip=client_ip(request)
+        )
+    except LookupError:
+        raise NotFound(f"no callback request {request_id}") from None
+    except AlreadyHandled as exc:
+        raise Conflict(str(exc)) from None
+    except CallbackError as exc:
+        raise Invalid(str(exc), fields={exc.field: str(exc)}) from None
+    await db.commit()
+    return _out(view)
