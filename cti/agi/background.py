@@ -19,9 +19,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import multiprocessing
 import os
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -58,8 +61,10 @@ class WriterProcess:
 
     The child polls the journal (``poll_interval``, and ``linger`` between batches), so
     nothing needs to wake it. It reports its counters in ``writer-status.json`` in the
-    journal folder after every batch and every second; ``stats`` reads that file. If the
-    child dies it is started again; it resumes from the checkpoint.
+    journal folder (``StatusReport``: at most once a second while it works, at once
+    when the database fails or comes back, when it goes idle, and when it stops);
+    ``stats`` and ``position`` read that file. If the child dies it is started again; it
+    resumes from the checkpoint.
     """
 
     def __init__(
@@ -155,6 +160,107 @@ class WriterProcess:
         self._process = None
 
 
+class StatusReport:
+    """Writes the child's counters and position to ``writer-status.json``, which the
+    FastAGI process reads for ``/healthz`` (``database_ok``, ``last_error``, the backlog
+    from ``position``...) and ``/metrics`` (the counters).
+
+    It used to be rewritten after every batch: tens of new files and renames a second
+    under load, metadata writes on the device whose fdatasync every answer waits for,
+    for readers that poll. Now it is written:
+
+    * at once when health would say something else: the database fails or is back
+      (``failing_since``), the writer lock is taken or given up (``holds_lock``);
+    * otherwise at most once per ``interval`` (1 s) while batches keep coming;
+    * when the writer finds nothing more to do (``idle``), if anything changed since
+      the last write, so a quiet service shows its last batch without waiting;
+    * when the writer stops (``flush``).
+
+    An unchanged status is not written again. The file also counts its own writes
+    (``reports``). A failure to write it (disk full) is logged, never raised into the
+    writer: the status is a report, the journal is what matters.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        writer: JournalWriter,
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.interval = interval
+        self.writes = 0
+        self._writer = writer
+        self._clock = clock
+        self._written: dict | None = None
+        self._written_at = -math.inf
+        self._failing = False
+
+    def _snapshot(self) -> dict:
+        position = self._writer.position
+        return {
+            "pid": os.getpid(),
+            "stats": asdict(self._writer.stats),
+            "position": [position.segment, position.offset] if position else None,
+        }
+
+    @staticmethod
+    def _state(data: dict) -> tuple[bool, bool]:
+        stats = data["stats"]
+        return stats["failing_since"] is None, stats["holds_lock"]
+
+    def batch(self) -> None:
+        """After a batch or a failed attempt: write if due (see the class)."""
+        self._update(due_only=True)
+
+    def idle(self) -> None:
+        """The writer found the journal drained: write what it has not written yet."""
+        self._update(due_only=False)
+
+    def flush(self) -> None:
+        self._update(due_only=False)
+
+    def _update(self, *, due_only: bool) -> None:
+        data = self._snapshot()
+        last = self._written
+        if data == last:
+            return
+        if (
+            due_only
+            and last is not None
+            and self._state(data) == self._state(last)
+            and self._clock() - self._written_at < self.interval
+        ):
+            return  # the next due write, idle or stop carries it
+        try:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({**data, "reports": self.writes + 1}))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            if not self._failing:
+                log.error("cannot write the writer's status", extra={"error": str(exc)})
+            self._failing = True
+            return
+        self._failing = False
+        self.writes += 1
+        self._written = data
+        self._written_at = self._clock()
+
+
+class _ReportingWriter(JournalWriter):
+    """The child's writer: also says when a look at the journal found nothing (idle)."""
+
+    on_idle: Callable[[], None] | None = None
+
+    async def drain_once(self) -> int:
+        moved = await super().drain_once()
+        if moved == 0 and self.on_idle is not None:
+            self.on_idle()
+        return moved
+
+
 def run_writer_process(
     directory: str, url: str, options: dict, log_level: str, parent: int
 ) -> None:
@@ -194,25 +300,15 @@ async def _child_main(directory: Path, url: str, options: WriterOptions, parent:
     # No ping before each batch (a round trip per batch): a dead connection fails the
     # batch, SQLAlchemy drops it, and the retry (with backoff) gets a fresh one.
     engine = make_engine(url, pool_pre_ping=False)
-    writer = JournalWriter(journal, make_session_factory(engine), options)
-    status_path = directory / STATUS_FILE
-
-    def report() -> None:
-        position = writer.position
-        data = {
-            "pid": os.getpid(),
-            "stats": asdict(writer.stats),
-            "position": [position.segment, position.offset] if position else None,
-        }
-        tmp = status_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, status_path)
-
-    writer.on_batch = report
+    writer = _ReportingWriter(journal, make_session_factory(engine), options)
+    report = StatusReport(directory / STATUS_FILE, writer)
+    writer.on_batch = report.batch
+    writer.on_idle = report.idle
+    report.flush()
     await writer.start()
     try:
         while not stop.is_set():
-            report()
+            report.batch()  # the lock taken, or a change not written yet, once due
             if os.getppid() != parent:  # the parent died before prctl could tell us
                 log.warning("FastAGI process gone; journal writer stops")
                 break
@@ -221,6 +317,6 @@ async def _child_main(directory: Path, url: str, options: WriterOptions, parent:
                     await stop.wait()
     finally:
         await writer.stop()
-        report()
+        report.flush()
         await engine.dispose()
         journal.close()

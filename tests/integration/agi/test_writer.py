@@ -1,17 +1,20 @@
-"""The journal writer against real Postgres: lookups, poison records, the CLI drain."""
+"""The journal writer against real Postgres: lookups, poison records, the CLI drain, the
+status its process reports."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 
+from cti.agi.background import STATUS_FILE
 from cti.agi.cli import journal_status
 from cti.agi.journal import Journal, Position, decode_line
 from cti.agi.records import CallRecord
 from cti.agi.rows import apply, normalised
-from cti.agi.writer import JournalWriter
+from cti.agi.writer import JournalWriter, WriterOptions
 from cti.store.users import User
-from tests.integration.agi.conftest import rows_for
+from tests.integration.agi.conftest import rows_for, wait_for
 
 
 def _start(node, lid, **kw) -> CallRecord:
@@ -124,3 +127,22 @@ async def test_service_health_and_metrics(make_service):
     names = {line.split()[0] for line in lines if not line.startswith("#")}
     assert {"cti_agi_sessions_total", "cti_agi_journal_backlog_bytes"} <= names
     assert all(line.startswith("# HELP ") for line in lines[::3])
+
+
+async def test_the_writer_process_reports_once_a_second_not_after_every_batch(
+    make_service, session_factory, node
+):
+    options = WriterOptions(batch_size=10, linger=0.0, poll_interval=0.05, backoff_max=0.5)
+    service = await make_service(writer_options=options)
+    records = [_start(node, f"3.{i}", caller_name=f"c{i}").to_json() for i in range(1000)]
+    began = time.monotonic()
+    for i in range(0, len(records), 100):
+        service.journal.append(records[i : i + 100])
+    await wait_for(lambda: service.writer.stats.committed >= len(records))
+    elapsed = time.monotonic() - began
+    status = json.loads((service.journal.directory / STATUS_FILE).read_text())
+    assert status["stats"]["batches"] >= 100
+    # start, lock taken, one a second, idle (it used to be one per batch)
+    assert status["reports"] <= 4 + 2 * elapsed, (status["reports"], elapsed)
+    assert service.health().detail["journal_backlog_bytes"] == 0
+    assert len(await rows_for(session_factory, node)) == len(records)
