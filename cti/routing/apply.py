@@ -117,10 +117,11 @@ def _ours(context: str) -> bool:
 def verify(expected: Dialplan, live: Iterable[AmiMessage]) -> str | None:
     """The first difference between ``expected`` (``from_text`` of the rendered file) and
     the live ``ListDialplan`` items, or ``None`` when they agree on everything
-    ``ShowDialPlan`` reports: contexts, extensions in Asterisk's order (which is where a
-    caller-ID pattern shows), priorities, labels, applications, their data, includes in
-    order, and no other item in our contexts (see ``cti.routing.dialplan``). Live contexts
-    looked at: those the file defines and any other named like ours."""
+    ``ShowDialPlan`` reports, which is everything the routing decides on: contexts,
+    extensions (caller prefixes are extension names) in Asterisk's order, priorities,
+    labels, applications, their data, includes in order, and no other item in our
+    contexts (see ``cti.routing.dialplan``). Live contexts looked at: those the file
+    defines and any other named like ours."""
     return first_difference(
         expected, from_show_dialplan(live, lambda name: name in expected or _ours(name))
     )

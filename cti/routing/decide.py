@@ -15,24 +15,32 @@ A DID-specific prefix always beats an all-DIDs prefix, even a longer one: a rule
 for one DID is the more specific rule. (Before, the longest prefix of both kinds won; that
 needed every all-DIDs rule written once per DID, DIDs x prefixes lines.)
 
+The caller's number is what the dialplan matches: ``CALLERID(num)`` filtered down to
+digits and ``+`` (``FILTER(0123456789+,...)``); anything else in it (``-``, spaces, the
+letters of "anonymous") is dropped, so a caller with nothing left has no number.
+
 How the dialplan implements it (Asterisk 22, main/pbx.c ``pbx_find_extension`` with the
 default ``extenpatternmatchnew=no``: the context's own extensions in ``ext_cmp`` order,
-first match that has the priority wins, then its ``include =>`` contexts in order):
+first match that has the priority wins, then its ``include =>`` contexts in order,
+depth first, each context at most once):
 
 * ``[hotline-routing]`` (included by ``[from-trunk]``): one extension per DID; it sets
-  ``__DID`` and jumps to ``hotline-routing-match,<DID>,1``. A DID without one is unknown
-  and the call is refused (the trunk answers 404), as before routing rules existed;
-* ``[hotline-routing-match]``: the DID-specific rules ``exten => <DID>/_<PREFIX>.``, then
-  ``include => hotline-routing-prefixes`` (the all-DIDs rules, ``exten =>
-  _[0-9+]./_<PREFIX>.``, each written once), then ``include => hotline-routing-dids`` (one
-  plain ``exten => <DID>`` per DID: its county or the default). Includes are searched only
-  when no own extension matched, and in the order written: that is steps 1 to 4;
+  ``__DID``. A DID without one is unknown and the call is refused (the trunk answers 404),
+  as before routing rules existed. A DID that no prefix rule can apply to jumps to its
+  county; any other jumps to ``c<number>`` (``c`` alone without a number: ``Goto`` with an
+  empty extension would keep the DID's) in its first routing context:
+* ``[hotline-routing-did-<DID>]``: the DID-specific rules ``exten => _c<PREFIX>.``, then
+  ``include =>`` the rest. ``[hotline-routing-shared-<code>]``: ``include =>
+  hotline-routing-prefixes`` (the all-DIDs rules ``exten => _c<PREFIX>.``, each written
+  once), then ``include => hotline-routing-fallback-<code>`` (``c`` and ``_c.``: any
+  caller, to the DID's county or the default). Includes are searched only when no own
+  extension matched, and in the order written: that is steps 1 to 4;
 * ``.`` needs at least one more character, so a prefix matches callers *longer* than
-  itself; between caller-ID patterns of one extension the one with more literal digits
-  sorts first (``ext_cmp_pattern``: a digit sorts before ``.``), so the longest prefix
-  wins. A caller without a number (anonymous) matches no prefix (``matchcid``). The caller
-  number is matched as Asterisk holds it, character for character, except that Asterisk
-  skips ``-`` in it (``_extension_match_core``);
+  itself; between the patterns of one context the one with more literal characters sorts
+  first (``ext_cmp_pattern``: a literal sorts before ``.``), so the longest prefix wins.
+  ``c`` is a literal in a pattern (only ``N``, ``X``, ``Z`` in either case are digit
+  classes). The extension keeps at most 79 characters (``AST_MAX_EXTENSION``), which
+  cuts only numbers far longer than any prefix (20 digits at most);
 * every target is ``Goto(hotline-county-<code>,s,1)``, which sets ``__COUNTY`` and
   ``__COUNTY_QUEUE`` and then decides the county's hours and overflow;
 * opening hours are ``GotoIfTime(<start>-<end-1min>,<days>,*,*,<zone>)``, so a window
@@ -45,6 +53,7 @@ first match that has the priority wins, then its ``include =>`` contexts in orde
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -53,6 +62,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from cti.routing.rules import WEEKDAYS, Catalog, CountyPolicy, RuleSet
+
+#: Everything ``FILTER(0123456789+,...)`` drops (a class of ASCII code points only).
+_NOT_NUMBER = re.compile(r"[^0-9+]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +171,15 @@ def _longest(prefixes: Mapping[str, Target], max_prefix: int, caller: str) -> Ta
     return None
 
 
+def caller_number(caller: str) -> str:
+    """The caller's number as the dialplan matches it: ``FILTER(0123456789+,...)``."""
+    return _NOT_NUMBER.sub("", caller)
+
+
 def match(table: Table, entry: DidEntry, caller: str) -> Target:
     """The target for this caller and DID: the DID's own longest prefix, else the longest
     all-DIDs prefix, else the DID's fallback (its county or the default)."""
+    caller = caller_number(caller)
     if caller:
         if entry.prefixes:
             target = _longest(entry.prefixes, entry.max_prefix, caller)

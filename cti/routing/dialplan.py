@@ -20,20 +20,20 @@ pattern (``IgnorePattern``) and one per switch (``Switch``). A context with noth
 is not reported at all. ``ShowDialPlanComplete`` carries ``ListItems`` (every
 ``ListDialplan`` sent).
 
-So the caller-ID pattern cannot be read back, but its effect on order can:
-``ast_add_extension2_lockopt`` keeps a context's extensions sorted by ``ext_cmp`` of the
-name, then the caller-ID extensions before the plain one, then by ``ext_cmp`` of the
-caller-ID pattern; ``ShowDialPlan`` walks that list. The expected model is sorted the same
-way, and the comparison is positional, so two extensions that swapped targets, a missing
-or extra caller-ID extension, or a pattern change that moves an extension are all caught.
-A pattern change that keeps the extension in the same place (the only caller-ID
-extension of a DID changing from ``_138.`` to ``_139.``) is not visible over
-``ShowDialPlan``.
+The routing include uses no caller-ID match (``exten => name/cid``), the one part of an
+extension ``ShowDialPlan`` does not send: the caller's number is matched as an
+extension name (``cti.routing.render``). So everything that decides a call is compared:
+the context names, the extension names in the order ``ast_add_extension2_lockopt`` keeps
+them (``ext_cmp``; the expected model is sorted the same way and the comparison is
+positional), every priority, label, application and argument, and the includes in order.
+A text with a caller-ID match is refused by ``from_text``; one added live shows as an
+extra extension of the same name.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,13 +66,10 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Extension:
     name: str
-    #: The caller-ID pattern (``exten => name/cid``); always ``None`` when read from
-    #: ``ShowDialPlan``, which does not report it.
-    cid: str | None
     steps: tuple[Step, ...]
 
     def show(self) -> str:
-        return self.name if self.cid is None else f"{self.name}/{self.cid}"
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,23 +170,12 @@ def ext_cmp(left: str, right: str) -> int:
     return _ext_cmp_pattern(left[1:], right[1:])
 
 
-def _extension_order(a: tuple[str, str | None], b: tuple[str, str | None]) -> int:
-    """``ast_add_extension2_lockopt``: by name, then caller-ID extensions before the
-    plain one, then by caller-ID pattern."""
-    cmp = ext_cmp(a[0], b[0])
-    if cmp:
-        return cmp
-    if a[1] is None or b[1] is None:
-        return (a[1] is None) - (b[1] is None)
-    return ext_cmp(a[1], b[1])
-
-
 # --- the rendered text ----------------------------------------------------------------------
 
 _CONTEXT = re.compile(r"^\[(?P<name>[A-Za-z0-9_-]+)\]$")
 _INCLUDE = re.compile(r"^include => (?P<name>[A-Za-z0-9_-]+)$")
 _STEP = re.compile(
-    r"^(?:exten => (?P<name>[^,/\s]+)(?:/(?P<cid>[^,\s]+))?,1|\s+same => n)"
+    r"^(?:exten => (?P<name>[^,/\s]+),1|\s+same => n)"
     r"(?:\((?P<label>[A-Za-z0-9_-]+)\))?,(?P<app>[A-Za-z0-9_]+)\((?P<data>.*)\)$"
 )
 
@@ -197,17 +183,18 @@ _STEP = re.compile(
 def from_text(text: str) -> Dialplan:
     """The dialplan a file written by ``render`` defines, in the order Asterisk keeps it:
     contexts in the order written, each context's extensions sorted as
-    ``ast_add_extension2_lockopt`` sorts them, includes in the order written. Raises
-    ``DialplanTextError`` on a line that is not in the subset ``render`` writes."""
-    steps: dict[str, dict[tuple[str, str | None], list[Step]]] = {}
+    ``ast_add_extension2_lockopt`` sorts them (``ext_cmp``), includes in the order
+    written. Raises ``DialplanTextError`` on a line that is not in the subset ``render``
+    writes (a caller-ID match among them) and on an extension written twice."""
+    steps: dict[str, dict[str, list[Step]]] = {}
     includes: dict[str, list[str]] = {}
     context: str | None = None
-    key: tuple[str, str | None] | None = None
+    name: str | None = None
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith(";"):
             continue
         if match := _CONTEXT.match(line):
-            context, key = match["name"], None
+            context, name = match["name"], None
             steps.setdefault(context, {})
             includes.setdefault(context, [])
             continue
@@ -220,27 +207,32 @@ def from_text(text: str) -> Dialplan:
         if match is None:
             raise DialplanTextError(f"line {number} is not routing dialplan: {line[:80]!r}")
         if match["name"] is not None:
-            key = (match["name"], match["cid"])
-            chain = steps[context].setdefault(key, [])
+            name = match["name"]
+            if name in steps[context]:
+                raise DialplanTextError(f"line {number}: extension {name} is written twice")
+            chain = steps[context][name] = []
             priority = 1
         else:
-            if key is None:
+            if name is None:
                 raise DialplanTextError(f"line {number}: 'same' without an extension")
-            chain = steps[context][key]
+            chain = steps[context][name]
             priority = chain[-1].priority + 1
         chain.append(Step(priority, match["label"], match["app"], match["data"]))
-    order = functools.cmp_to_key(_extension_order)
-    return {
-        name: Context(
-            name,
-            tuple(
-                Extension(exten, cid, tuple(chain))
-                for (exten, cid), chain in sorted(extens.items(), key=lambda kv: order(kv[0]))
-            ),
-            tuple(includes[name]),
+    order = functools.cmp_to_key(ext_cmp)
+    dialplan: Dialplan = {}
+    for context_name, extens in steps.items():
+        names = sorted(extens, key=order)
+        for left, right in itertools.pairwise(names):
+            if not ext_cmp(left, right):
+                raise DialplanTextError(
+                    f"[{context_name}] {left} and {right} are one extension for Asterisk"
+                )
+        dialplan[context_name] = Context(
+            context_name,
+            tuple(Extension(n, tuple(extens[n])) for n in names),
+            tuple(includes[context_name]),
         )
-        for name, extens in steps.items()
-    }
+    return dialplan
 
 
 # --- the live dialplan ----------------------------------------------------------------------
@@ -252,7 +244,8 @@ def from_show_dialplan(
     """The dialplan in the ``ListDialplan`` events of ``ShowDialPlan``, for the contexts
     ``keep`` accepts, in the order they were sent. A new extension starts when the name
     changes or the priority does not go up (two extensions of one name, differing only by
-    caller-ID match, are sent one after the other, each from its lowest priority)."""
+    a caller-ID match someone added, are sent one after the other, each from its lowest
+    priority: an extra extension for the comparison)."""
     extensions: dict[str, list[tuple[str, list[Step]]]] = {}
     includes: dict[str, list[str]] = {}
     others: dict[str, list[str]] = {}
@@ -293,7 +286,7 @@ def from_show_dialplan(
     return {
         name: Context(
             name,
-            tuple(Extension(exten, None, tuple(chain)) for exten, chain in chains),
+            tuple(Extension(exten, tuple(chain)) for exten, chain in chains),
             tuple(includes[name]),
             tuple(others[name]),
         )

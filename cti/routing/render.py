@@ -8,14 +8,30 @@ written is re-checked against its whitelist here (defence in depth behind
 anything else raises ``RenderError`` and nothing is written.
 
 The contract with ``extensions.conf``: ``[hotline-routing]`` (included by
-``[from-trunk]``) has one extension per DID, which sets ``__DID`` from a literal and jumps
-to ``[hotline-routing-match]``. There, Asterisk's own matching order picks the rule (see
-``decide.py`` for why it is exactly the simulator's precedence):
+``[from-trunk]``) has one extension per DID, which sets ``__DID`` from a literal. Then:
 
-* own extensions ``<DID>/_<PREFIX>.``: the DID-specific prefix rules;
-* ``include => hotline-routing-prefixes``: ``_[0-9+]./_<PREFIX>.``, the all-DIDs rules,
-  each written once whatever the number of DIDs;
-* ``include => hotline-routing-dids``: ``<DID>``, the DID's county or the default county.
+* a DID that no prefix rule can apply to (it has none of its own and there is no
+  all-DIDs rule) jumps straight to its county, ``Goto(hotline-county-<code>,s,1)``;
+* any other DID jumps into a context whose **extensions are caller numbers**:
+  ``Goto(<context>,c${FILTER(0123456789+,${CALLERID(num)})},1)``. There Asterisk's own
+  matching order picks the rule (see ``decide.py`` for why it is exactly the simulator's
+  precedence):
+
+  * ``[hotline-routing-did-<DID>]`` (the DID has rules of its own): ``_c<PREFIX>.``, one
+    per DID-specific rule, then ``include =>`` the next step;
+  * ``[hotline-routing-shared-<code>]`` (there are all-DIDs rules): ``include =>
+    hotline-routing-prefixes`` (``_c<PREFIX>.``, each all-DIDs rule written once), then
+    ``include => hotline-routing-fallback-<code>``;
+  * ``[hotline-routing-fallback-<code>]``: ``c`` (no number) and ``_c.`` (any number),
+    the DID's county or the default county.
+
+Every decision is an extension name, an include or a Goto, so ``ShowDialPlan`` reports
+all of it (it never sends a caller-ID match, which is why none is used). The ``c`` before
+the number is a literal (pbx.c: only ``N``, ``X``, ``Z`` in either case, ``[``, ``.``,
+``!`` and ``-`` are special in a pattern) and keeps the extension non-empty for a caller
+without a number: ``Goto`` with an empty extension keeps the current one
+(``ast_explicit_goto``). ``FILTER`` leaves digits and ``+`` only, so nothing the caller
+sends can add a comma, a ``-`` (skipped by Asterisk's matching) or a ``${``.
 
 Every rule is one priority, ``Goto(hotline-county-<code>,s,1)``; ``[hotline-county-<code>]``
 sets ``__COUNTY`` and ``__COUNTY_QUEUE`` from literals, decides opening hours and overflow
@@ -28,7 +44,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cti.routing.decide import Table, Target
+from cti.routing.decide import Table
 from cti.routing.rules import (
     CODE_PATTERN,
     MAILBOX_PATTERN,
@@ -40,12 +56,21 @@ from cti.routing.rules import (
 )
 
 ROUTING_CONTEXT = "hotline-routing"
-MATCH_CONTEXT = "hotline-routing-match"
+#: The all-DIDs prefix rules, each written once.
 PREFIX_CONTEXT = "hotline-routing-prefixes"
-DID_CONTEXT = "hotline-routing-dids"
+#: ``<prefix><DID>``: one DID's own prefix rules.
+DID_CONTEXT_PREFIX = "hotline-routing-did-"
+#: ``<prefix><code>``: the all-DIDs rules, then county <code>.
+SHARED_CONTEXT_PREFIX = "hotline-routing-shared-"
+#: ``<prefix><code>``: any caller, with or without a number, to county <code>.
+FALLBACK_CONTEXT_PREFIX = "hotline-routing-fallback-"
 COUNTY_CONTEXT_PREFIX = "hotline-county-"
-#: The extension of an all-DIDs rule: any DID (digits, or "+" and digits).
-ANY_DID = "_[0-9+]."
+#: Written before the caller's number in the extension: a literal in a pattern (not N, X,
+#: Z, n, x, z), and what makes the extension of a caller without a number non-empty.
+MARKER = "c"
+#: The caller's number as the routing sees it: digits and "+" only (func_strings FILTER).
+#: The only way the caller ID enters the dialplan (tests/unit/test_asterisk_conf.py).
+CALLER_NUMBER = "${FILTER(0123456789+,${CALLERID(num)})}"
 #: Voicemail context of after-hours mailboxes (voicemail.conf).
 VOICEMAIL_CONTEXT = "hotline"
 #: Where a closed county sends voicemail and callback calls (extensions.conf).
@@ -82,12 +107,10 @@ def safe(kind: str, value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One dialplan priority, as ``ShowDialPlan`` lists it (plus the caller-ID match,
-    which ``ShowDialPlan`` does not show)."""
+    """One dialplan priority, as ``ShowDialPlan`` lists it."""
 
     context: str
     exten: str
-    cid: str | None
     priority: int
     label: str | None
     app: str
@@ -126,31 +149,25 @@ class _Builder:
         self.includes.append((self._context, name))
         self.lines.append(f"include => {name}")
 
-    def goto(self, exten: str, cid: str | None, context: str, target: str) -> None:
-        """A one-priority extension ``exten[/cid],1,Goto(context,target,1)``."""
-        name = exten if cid is None else f"{exten}/{cid}"
-        data = f"{context},{target},1"
-        self.lines.append(f"exten => {name},1,Goto({data})")
-        self.entries.append(Entry(self._context, exten, cid, 1, None, "Goto", data))
+    def goto(self, exten: str, context: str, target: str) -> None:
+        """A one-priority extension ``exten,1,Goto(context,target,1)``."""
+        self.extension(exten, [(None, "Goto", f"{context},{target},1")])
 
-    def extension(
-        self, exten: str, cid: str | None, steps: list[tuple[str | None, str, str]]
-    ) -> None:
-        name = exten if cid is None else f"{exten}/{cid}"
+    def extension(self, exten: str, steps: list[tuple[str | None, str, str]]) -> None:
         for priority, (label, app, data) in enumerate(steps, 1):
-            head = f"exten => {name},1" if priority == 1 else " same => n"
+            head = f"exten => {exten},1" if priority == 1 else " same => n"
             if label and priority > 1:
                 head += f"({label})"
             self.lines.append(f"{head},{app}({data})")
-            self.entries.append(Entry(self._context, exten, cid, priority, label, app, data))
+            self.entries.append(Entry(self._context, exten, priority, label, app, data))
 
 
 def _has_policy(policy: CountyPolicy | None) -> bool:
     return policy is not None and (bool(policy.hours) or policy.has_overflow)
 
 
-def _county_context(target: Target) -> str:
-    return f"{COUNTY_CONTEXT_PREFIX}{safe('code', target.county)}"
+def _county_context(county: str) -> str:
+    return f"{COUNTY_CONTEXT_PREFIX}{safe('code', county)}"
 
 
 def _policy_steps(table: Table, policy: CountyPolicy) -> list[tuple[str | None, str, str]]:
@@ -218,16 +235,25 @@ HEADER = (
     "",
     "For a call to a known DID the first of these that matches decides the county:",
     "  1. the longest prefix rule for this DID that the calling number starts with",
-    "     ([hotline-routing-match], DID/_PREFIX.);",
-    "  2. the longest prefix rule for all DIDs ([hotline-routing-prefixes], included);",
-    "  3. the county of the DID, or the default county ([hotline-routing-dids], included).",
-    "A prefix matches callers whose number starts with it and is longer. Includes are",
-    "searched after the own extensions of a context, in the order written.",
+    "     ([hotline-routing-did-DID]);",
+    "  2. the longest prefix rule for all DIDs ([hotline-routing-prefixes]);",
+    "  3. the county of the DID, or the default county ([hotline-routing-fallback-CODE]).",
+    "A prefix matches callers whose number starts with it and is longer. The number is",
+    "matched as an extension, c followed by the caller ID filtered to digits and +",
+    "(c alone: no number): exten => _cPREFIX. is a prefix rule, c and _c. the fallback.",
+    "The extensions of a context are searched before its includes, these in the order",
+    "written. A DID that no prefix rule can apply to goes to its county directly.",
     "[hotline-county-CODE] sets, from literals only, COUNTY (counties.code) and",
     "COUNTY_QUEUE (counties.queue_name, in queues.conf); DID is set in [hotline-routing].",
     "The double underscore makes the agent legs inherit them. Then the hours of the county",
     "and overflow, if any, and hotline-call,s,1.",
 )
+
+
+def _did_context(did: str) -> str:
+    # Context names stay letters, digits and "-": "+" is spelled out ("+86..." and
+    # "86..." are two DIDs, so the names must differ).
+    return DID_CONTEXT_PREFIX + safe("number", did).replace("+", "plus")
 
 
 def render(table: Table) -> Rendered:
@@ -238,42 +264,61 @@ def render(table: Table) -> Rendered:
     out.blank()
     out.context(ROUTING_CONTEXT)
     dids = sorted(table.dids)
-    for did in dids:
-        # ${DID}, not the literal: the same value (set on the line before), but asterisklint
-        # looks a literal Goto destination up by scanning every extension of the target
-        # context, which made the lint O(DIDs x DID-specific rules): 30 s for 5,000 rules.
-        safe("number", did)
-        out.extension(
-            did,
-            None,
-            [(None, "Set", f"__DID={did}"), (None, "Goto", f"{MATCH_CONTEXT},${{DID}},1")],
-        )
     used: set[str] = set()
-    if dids:
+    #: Counties some DID falls back to after matching the caller's number.
+    fallbacks: set[str] = set()
+    for did in dids:
+        entry = table.dids[did]
+        fallback = entry.fallback.county
+        used.add(fallback)
+        if entry.prefixes:
+            first = _did_context(did)
+        elif table.prefixes:
+            first = f"{SHARED_CONTEXT_PREFIX}{safe('code', fallback)}"
+        else:
+            first = ""
+        if first:
+            fallbacks.add(fallback)
+            # The destination extension is not a literal, so asterisklint does not look
+            # it up (a literal destination is looked up by scanning every extension of
+            # the target context: O(DIDs x rules) when the lint had one per DID).
+            jump = f"{first},{MARKER}{CALLER_NUMBER},1"
+        else:
+            jump = f"{_county_context(fallback)},s,1"
+        out.extension(did, [(None, "Set", f"__DID={safe('number', did)}"), (None, "Goto", jump)])
+
+    def after_own_rules(county: str) -> str:
+        prefix = SHARED_CONTEXT_PREFIX if table.prefixes else FALLBACK_CONTEXT_PREFIX
+        return f"{prefix}{safe('code', county)}"
+
+    for did in dids:
+        entry = table.dids[did]
+        if not entry.prefixes:
+            continue
         out.blank()
-        out.context(MATCH_CONTEXT)
-        if table.prefixes:
-            out.include(PREFIX_CONTEXT)
-        out.include(DID_CONTEXT)
-        for did in dids:
-            entry = table.dids[did]
-            for prefix in sorted(entry.prefixes):
-                target = entry.prefixes[prefix]
-                used.add(target.county)
-                out.goto(did, f"_{safe('number', prefix)}.", _county_context(target), "s")
-        if table.prefixes:
-            out.blank()
-            out.context(PREFIX_CONTEXT)
-            for prefix in sorted(table.prefixes):
-                target = table.prefixes[prefix]
-                used.add(target.county)
-                out.goto(ANY_DID, f"_{safe('number', prefix)}.", _county_context(target), "s")
-        out.blank()
-        out.context(DID_CONTEXT)
-        for did in dids:
-            target = table.dids[did].fallback
+        out.context(_did_context(did))
+        out.include(after_own_rules(entry.fallback.county))
+        for prefix in sorted(entry.prefixes):
+            target = entry.prefixes[prefix]
             used.add(target.county)
-            out.goto(did, None, _county_context(target), "s")
+            out.goto(f"_{MARKER}{safe('number', prefix)}.", _county_context(target.county), "s")
+    if table.prefixes and fallbacks:
+        out.blank()
+        out.context(PREFIX_CONTEXT)
+        for prefix in sorted(table.prefixes):
+            target = table.prefixes[prefix]
+            used.add(target.county)
+            out.goto(f"_{MARKER}{safe('number', prefix)}.", _county_context(target.county), "s")
+        for county in sorted(fallbacks):
+            out.blank()
+            out.context(f"{SHARED_CONTEXT_PREFIX}{safe('code', county)}")
+            out.include(PREFIX_CONTEXT)
+            out.include(f"{FALLBACK_CONTEXT_PREFIX}{county}")
+    for county in sorted(fallbacks):
+        out.blank()
+        out.context(f"{FALLBACK_CONTEXT_PREFIX}{safe('code', county)}")
+        out.goto(MARKER, _county_context(county), "s")
+        out.goto(f"_{MARKER}.", _county_context(county), "s")
     used.update(code for code, policy in table.policies.items() if _has_policy(policy))
     for code in sorted(used):
         policy = table.policies.get(code)
@@ -289,7 +334,12 @@ def render(table: Table) -> Rendered:
                 (None, "Goto", "hotline-call,s,1"),
             ]
         out.context(f"{COUNTY_CONTEXT_PREFIX}{code}")
-        out.extension("s", None, steps)
+        out.extension("s", steps)
+    # asterisklint does not check includes, and Asterisk only logs a warning for one of a
+    # context that does not exist (ast_context_verify_includes).
+    missing = sorted({name for _, name in out.includes} - set(out.contexts))
+    if missing:
+        raise RenderError(f"included contexts were not rendered: {missing!r}")
     text = "\n".join(out.lines) + "\n"
     bad = set(text) - ALLOWED
     if bad:
@@ -299,7 +349,7 @@ def render(table: Table) -> Rendered:
 
 _INCLUDE = re.compile(r"^include => (?P<name>[a-z0-9_-]+)$")
 _LINE = re.compile(
-    r"^(?:exten => (?P<name>[^,]+),1|\s+same => n(?:\((?P<label>[a-z]+)\))?),"
+    r"^(?:exten => (?P<name>[^,/\s]+),1|\s+same => n(?:\((?P<label>[a-z]+)\))?),"
     r"(?P<app>[A-Za-z]+)\((?P<data>.*)\)$"
 )
 
@@ -309,27 +359,23 @@ def parse_entries(text: str) -> tuple[Entry, ...]:
     e.g. on rollback, without re-rendering it). Raises ``RenderError`` on other text."""
     entries: list[Entry] = []
     context = ""
-    exten, cid, priority = "", None, 0
+    exten, priority = "", 0
     for number, line in enumerate(text.splitlines(), 1):
         if not line or line.startswith(";"):
             continue
         if line.startswith("[") and line.endswith("]"):
-            context = line[1:-1]
+            context, exten = line[1:-1], ""
             continue
         if _INCLUDE.match(line) and context:
             continue
         match = _LINE.match(line)
-        if match is None or not context:
+        if match is None or not context or (match["name"] is None and not exten):
             raise RenderError(f"line {number} is not routing dialplan: {line[:80]!r}")
         if match["name"] is not None:
-            exten, _, cid_text = match["name"].partition("/")
-            cid = cid_text or None
-            priority = 1
+            exten, priority = match["name"], 1
         else:
             priority += 1
-        entries.append(
-            Entry(context, exten, cid, priority, match["label"], match["app"], match["data"])
-        )
+        entries.append(Entry(context, exten, priority, match["label"], match["app"], match["data"]))
     return tuple(entries)
 
 

@@ -12,11 +12,11 @@ framing as the captured ``QueueStatus`` list in ``asterisk-traces/ami-actions.tx
 * per context, in the order of the context list (not the file's: here the reverse of the
   file, then ``[from-trunk]`` of extensions.conf, which is not ours): one ``ListDialplan``
   per priority with ``ActionID``, ``Context``, ``Extension`` (``ast_get_extension_name``:
-  the name only, the caller-ID match is never sent), ``ExtensionLabel`` (only if the
+  the name only, a caller-ID match would never be sent), ``ExtensionLabel`` (only if the
   priority has one), ``Priority``, ``Application``, ``AppData``, ``Registrar``; the
-  extensions in the order ``ast_add_extension2_lockopt`` keeps them (by name, caller-ID
-  extensions before the plain one, then by caller-ID pattern; ``Dialplan`` of
-  ``tests/unit/routing/dialplan_model.py``, written apart from ``cti.routing.dialplan``);
+  extensions in the order ``ast_add_extension2_lockopt`` keeps them (``ext_cmp`` of the
+  name; ``Dialplan`` of ``tests/unit/routing/dialplan_model.py``, written apart from
+  ``cti.routing.dialplan``);
   then one ``ListDialplan`` per include in the order written (``ActionID``, ``Context``,
   ``IncludeContext``, ``Registrar``). A context with nothing in it is not listed;
 * ``Event: ShowDialPlanComplete``, ``ActionID``, ``EventList: Complete``, ``ListItems``
@@ -143,7 +143,7 @@ class FakePbx:
         ]
         extensions = priorities = 0
         for context, extens, includes in contexts:
-            for _name, _cid, steps in extens:
+            for _name, steps in extens:
                 extensions += 1
                 for e in steps:
                     priorities += 1

@@ -82,7 +82,7 @@ async def test_apply_writes_reloads_verifies_and_records_a_version(
         report = await service.apply(db, ACTOR)
     assert report.outcome.ok, report.outcome
     text = (conf_dir / FILENAME).read_text()
-    assert "exten => _[0-9+]./_1380013.,1,Goto(hotline-county-south,s,1)" in text
+    assert "exten => _c1380013.,1,Goto(hotline-county-south,s,1)" in text
     assert "[hotline-county-north]" in text
     assert pbx.loaded == list(parse_entries(text))
     assert [a["Action"] for a in pbx.actions] == ["Login", "Reload", "ShowDialPlan", "Logoff"]
@@ -91,7 +91,8 @@ async def test_apply_writes_reloads_verifies_and_records_a_version(
     version = report.version
     assert version.result == "applied" and version.text == text
     assert version.author_name == "tester" and len(version.sha256) == 64
-    assert "+exten => 12345,1,Goto(hotline-county-north,s,1)" in version.diff
+    assert "+exten => 12345,1,Set(__DID=12345)" in version.diff
+    assert "+exten => c,1,Goto(hotline-county-north,s,1)" in version.diff
     assert version.lint_output == ""
     async with session_factory() as db:
         entry = await db.scalar(
@@ -184,8 +185,8 @@ TWO_PREFIXES = {
         {"prefix": "1390", "county": "east"},
     ],
 }
-SOUTH = "exten => _[0-9+]./_1380013.,1,Goto(hotline-county-south,s,1)"
-EAST = "exten => _[0-9+]./_1390.,1,Goto(hotline-county-east,s,1)"
+SOUTH = "exten => _c1380013.,1,Goto(hotline-county-south,s,1)"
+EAST = "exten => _c1390.,1,Goto(hotline-county-east,s,1)"
 
 
 # The transforms change only the new file (the previous one, reloaded on restore, has
@@ -200,10 +201,16 @@ def _drop_prefix_include(text: str) -> str:
     return text.replace("include => hotline-routing-prefixes\n", "")
 
 
-def _change_caller_id(text: str) -> str:
-    # _13. sorts after _1390. (a literal before '.', pbx.c ext_cmp_pattern_pos), so the
-    # changed extension moves: what ShowDialPlan's order can show.
-    return text.replace(SOUTH, SOUTH.replace("_1380013.", "_13."))
+def _move_prefix(text: str) -> str:
+    # _c13. sorts after _c1390. (a literal before '.', pbx.c ext_cmp_pattern_pos), so the
+    # changed extension moves.
+    return text.replace(SOUTH, SOUTH.replace("_c1380013.", "_c13."))
+
+
+def _change_prefix_in_place(text: str) -> str:
+    # Keeps its place: seen only because the prefix is the extension name, which
+    # ShowDialPlan sends (a caller-ID match it never sends).
+    return text.replace(SOUTH, SOUTH.replace("_c1380013.", "_c1380014."))
 
 
 @pytest.mark.parametrize(
@@ -211,21 +218,33 @@ def _change_caller_id(text: str) -> str:
     [
         (
             _drop_prefix_include,
-            "[hotline-routing-match] include #1 should be hotline-routing-prefixes, "
-            "live it is hotline-routing-dids",
+            "[hotline-routing-shared-east] include #1 should be hotline-routing-prefixes, "
+            "live it is hotline-routing-fallback-east",
         ),
         (
             _swap_counties,
-            "[hotline-routing-prefixes] extension #1 _[0-9+]./_1380013.: rendered "
+            "[hotline-routing-prefixes] extension #1 _c1380013.: rendered "
             "1,Goto(hotline-county-south,s,1), live 1,Goto(hotline-county-east,s,1)",
         ),
         (
-            _change_caller_id,
-            "[hotline-routing-prefixes] extension #1 _[0-9+]./_1380013.: rendered "
-            "1,Goto(hotline-county-south,s,1), live 1,Goto(hotline-county-east,s,1)",
+            _move_prefix,
+            "[hotline-routing-prefixes] extension #1 should be _c1380013. "
+            "(1,Goto(hotline-county-south,s,1)), live it is _c1390. "
+            "(1,Goto(hotline-county-east,s,1))",
+        ),
+        (
+            _change_prefix_in_place,
+            "[hotline-routing-prefixes] extension #1 should be _c1380013. "
+            "(1,Goto(hotline-county-south,s,1)), live it is _c1380014. "
+            "(1,Goto(hotline-county-south,s,1))",
         ),
     ],
-    ids=["missing-include", "prefixes-swapped-between-counties", "caller-id-changed"],
+    ids=[
+        "missing-include",
+        "prefixes-swapped-between-counties",
+        "prefix-moved",
+        "prefix-changed-in-place",
+    ],
 )
 async def test_a_live_dialplan_that_differs_in_routing_is_rolled_back(
     service, pbx, conf_dir, session_factory, transform, message

@@ -1,20 +1,27 @@
 """A small model of how Asterisk 22 runs the rendered routing include, for tests.
 
-It reads the *text* that ``render`` wrote (not the renderer's data) and follows it the way
-main/pbx.c does with the default ``extenpatternmatchnew=no``:
+It reads the *text* that ``render`` wrote (with its own parser, not the renderer's data
+or ``render.parse_entries``) and follows it the way main/pbx.c does with the default
+``extenpatternmatchnew=no``:
 
 * each context's extensions are kept in ``ext_cmp`` order (``ast_add_extension2_lockopt``:
-  plain extensions before patterns; for the same extension, caller-ID extensions before
-  the plain one, and between caller-ID patterns ``ext_cmp`` again, where a literal
+  plain extensions before patterns, patterns position by position, where a literal
   character sorts before a set, a set before ``.``, ``.`` before ``!``, and those before
-  the end of the pattern);
-* every lookup of (context, extension, priority or label, caller number) walks that list
-  and takes the first extension whose name matches (``_extension_match_core``, E_MATCH),
-  whose caller-ID pattern matches (``matchcid``: no number never matches a pattern) and
-  which has the priority or label; then the ``include =>`` contexts in the order written,
-  recursively, each context at most once (``pbx_find_extension``);
+  the end of the pattern; ``n``/``N``, ``x``/``X``, ``z``/``Z`` are digit sets in either
+  case, every other letter is a literal);
+* every lookup of (context, extension, priority or label) walks that list and takes the
+  first extension whose name matches (``_extension_match_core``, E_MATCH: ``.`` needs one
+  more character, ``!`` none, ``-`` is skipped on both sides, a literal compares
+  case-sensitively) and which has the priority or label; then the ``include =>`` contexts
+  in the order written, recursively, each context at most once in one lookup
+  (``pbx_find_extension``'s ``incstack``);
 * a call from the trunk is refused when priority 1 of the DID is not found in
   ``[hotline-routing]`` (``[from-trunk]`` only includes it);
+* the caller's number enters only as ``${FILTER(<chars>,${CALLERID(num)})}``
+  (func_strings: keep the listed characters); ``Goto(context,exten,priority)`` keeps the
+  channel's extension when ``exten`` is empty (``ast_explicit_goto``) and cuts a longer
+  one to 79 characters (the channel's ``exten[AST_MAX_EXTENSION]``); a ``Goto`` to an
+  extension that does not exist fails the test (Asterisk would hang the call up);
 * ``Set``, ``Goto``/``GotoIf`` on labels, ``GotoIfTime(<hh:mm>-<hh:mm>,<d&d>,*,*,<zone>)``
   with an inclusive end minute, the ``STRFTIME(${EPOCH},zone,%Y%m%d)`` holiday test and
   ``QUEUE_MEMBER(queue,logged)``. Anything else raises, so the model cannot silently skip
@@ -30,9 +37,55 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cti.routing.render import Entry, parse_entries, parse_includes
-
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: include/asterisk/channel.h AST_MAX_EXTENSION: the channel's exten buffer, NUL included.
+AST_MAX_EXTENSION = 80
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One priority of the text."""
+
+    context: str
+    exten: str
+    priority: int
+    label: str | None
+    app: str
+    data: str
+
+
+_CONTEXT = re.compile(r"\[([^\]]+)\]")
+_INCLUDE = re.compile(r"include\s*=>\s*(\S+)")
+_EXTEN = re.compile(r"exten\s*=>\s*([^,]+),(\d+|n)(?:\(([^)]*)\))?,(\w+)\((.*)\)")
+_SAME = re.compile(r"same\s*=>\s*n(?:\(([^)]*)\))?,(\w+)\((.*)\)")
+
+
+def read(text: str) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """The priorities and includes of a dialplan text (the subset the routing uses)."""
+    entries: list[Entry] = []
+    includes: list[tuple[str, str]] = []
+    context = exten = ""
+    priority = 0
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        if m := _CONTEXT.fullmatch(line):
+            context, exten = m[1], ""
+        elif m := _INCLUDE.fullmatch(line):
+            includes.append((context, m[1]))
+        elif m := _EXTEN.fullmatch(line):
+            assert m[2] == "1", line
+            assert "/" not in m[1], f"a caller-ID match is not allowed: {line}"
+            exten, priority = m[1], 1
+            entries.append(Entry(context, exten, priority, m[3], m[4], m[5]))
+        elif m := _SAME.fullmatch(line):
+            assert exten, line
+            priority += 1
+            entries.append(Entry(context, exten, priority, m[1], m[2], m[3]))
+        else:
+            raise AssertionError(f"the model cannot read {raw!r}")
+    return entries, includes
 
 
 @dataclass
@@ -111,23 +164,14 @@ def ext_cmp(left: str, right: str) -> int:
     return ext_cmp_pattern(left[1:], right[1:])
 
 
-def exten_cmp(a: tuple[str, str | None], b: tuple[str, str | None]) -> int:
-    """The order ``ast_add_extension2_lockopt`` keeps: by name, then caller-ID
-    extensions before the plain one, then by caller-ID pattern."""
-    cmp = ext_cmp(a[0], b[0])
-    if cmp:
-        return cmp
-    if a[1] is None or b[1] is None:
-        return (a[1] is None) - (b[1] is None)
-    return ext_cmp(a[1], b[1])
-
-
-# --- pbx.c: _extension_match_core (E_MATCH) and matchcid ----------------------------------
+# --- pbx.c: _extension_match_core (E_MATCH) -------------------------------------------------
 
 
 def extension_match(pattern: str, data: str) -> bool:
     if not pattern.startswith("_"):
         return pattern.replace("-", "") == data.replace("-", "")
+    if data.startswith("_") and ext_cmp_pattern(pattern[1:], data[1:]) == 0:
+        return True  # data that is itself a pattern matches the same pattern
     p, d = pattern[1:], data
     pi = di = 0
     while True:
@@ -176,13 +220,22 @@ def extension_match(pattern: str, data: str) -> bool:
     return pi >= len(p) or p[pi] in "/!"
 
 
-def matchcid(pattern: str, caller: str) -> bool:
-    if not caller:
-        return not pattern
-    return extension_match(pattern, caller)
+# --- substitution: variables and the one function of the caller ID ----------------------------
 
 
-def _expand(data: str, variables: dict[str, str]) -> str:
+def _filter(allowed: str, value: str) -> str:
+    """func_strings FILTER(allowed,value): the characters of value listed in allowed."""
+    assert "-" not in allowed and "\\" not in allowed, "the model knows no FILTER ranges"
+    return "".join(ch for ch in value if ch in allowed)
+
+
+def _expand(data: str, variables: dict[str, str], caller: str) -> str:
+    def function(m: re.Match[str]) -> str:
+        return _filter(m[1], caller)
+
+    data = re.sub(r"\$\{FILTER\(([^,()${}]*),\$\{CALLERID\(num\)\}\)\}", function, data)
+    assert "CALLERID" not in data, f"the caller ID used another way: {data}"
+
     def value(m: re.Match[str]) -> str:
         return variables.get("__" + m[1], variables.get(m[1], ""))
 
@@ -191,38 +244,37 @@ def _expand(data: str, variables: dict[str, str]) -> str:
 
 class Dialplan:
     def __init__(self, text: str) -> None:
-        self.contexts: dict[str, list[tuple[str, str | None, list[Entry]]]] = {}
-        grouped: dict[str, dict[tuple[str, str | None], list[Entry]]] = {}
-        for e in parse_entries(text):
-            grouped.setdefault(e.context, {}).setdefault((e.exten, e.cid), []).append(e)
+        entries, includes = read(text)
+        self.contexts: dict[str, list[tuple[str, list[Entry]]]] = {}
+        grouped: dict[str, dict[str, list[Entry]]] = {}
+        for e in entries:
+            grouped.setdefault(e.context, {}).setdefault(e.exten, []).append(e)
         for context, extens in grouped.items():
-            keys = sorted(extens, key=functools.cmp_to_key(exten_cmp))
-            for a, b in zip(keys, keys[1:], strict=False):
-                assert exten_cmp(a, b) < 0, f"Asterisk would merge {a} and {b}"
-            self.contexts[context] = [(k[0], k[1], extens[k]) for k in keys]
+            names = sorted(extens, key=functools.cmp_to_key(ext_cmp))
+            for a, b in zip(names, names[1:], strict=False):
+                assert ext_cmp(a, b) < 0, f"Asterisk would merge {a} and {b}"
+            self.contexts[context] = [(name, extens[name]) for name in names]
         self.includes: dict[str, list[str]] = {}
-        for context, included in parse_includes(text):
+        for context, included in includes:
             self.includes.setdefault(context, []).append(included)
 
     def find(
-        self, context: str, exten: str, caller: str, priority: int = 0, label: str = "",
+        self, context: str, exten: str, priority: int = 0, label: str = "",
         _stack: list[str] | None = None,
     ) -> Entry | None:  # fmt: skip
         """``pbx_find_extension``: own extensions in order, then the includes."""
         stack = [] if _stack is None else _stack
         if context in stack:
             return None
-        for name, cid, steps in self.contexts.get(context, []):
+        for name, steps in self.contexts.get(context, []):
             if not extension_match(name, exten):
-                continue
-            if cid is not None and not matchcid(cid, caller):
                 continue
             for e in steps:
                 if (label and e.label == label) or (not label and e.priority == priority):
                     return e
         stack.append(context)
         for included in self.includes.get(context, []):
-            found = self.find(included, exten, caller, priority, label, stack)
+            found = self.find(included, exten, priority, label, stack)
             if found is not None:
                 return found
         return None
@@ -232,7 +284,7 @@ class Dialplan:
     ) -> Outcome:
         """A call from the trunk: ``[from-trunk]`` includes ``[hotline-routing]``."""
         context, exten, priority = "hotline-routing", did, 1
-        if self.find(context, exten, caller, priority) is None:
+        if self.find(context, exten, priority) is None:
             return Outcome("reject")
         variables: dict[str, str] = {}
 
@@ -240,9 +292,9 @@ class Dialplan:
             return Outcome(action, {k.lstrip("_"): v for k, v in variables.items()}, mailbox)
 
         for _ in range(1000):
-            e = self.find(context, exten, caller, priority)
+            e = self.find(context, exten, priority)
             assert e is not None, f"fell off the dialplan at {context},{exten},{priority}"
-            data = e.data if e.app == "GotoIf" else _expand(e.data, variables)
+            data = e.data if e.app == "GotoIf" else _expand(e.data, variables, caller)
             jump: str | None = None
             if e.app == "Set":
                 name, _, value = data.partition("=")
@@ -261,7 +313,11 @@ class Dialplan:
                         return done("voicemail", variables["CTI_MAILBOX"].split("@")[0])
                     assert parts[1] == "callback", data
                     return done("callback")
-                context, exten, priority = parts[0], parts[1], 1
+                # ast_explicit_goto: an empty extension keeps the channel's; the
+                # channel's buffer (ast_channel_exten_set) cuts a longer one.
+                context = parts[0]
+                exten = (parts[1] or exten)[: AST_MAX_EXTENSION - 1]
+                priority = 1
                 continue
             elif e.app == "GotoIf":
                 cond, _, label = e.data.rpartition("?")
@@ -279,7 +335,7 @@ class Dialplan:
             else:
                 raise AssertionError(f"the model does not know {e.app}({e.data})")
             if jump is not None:
-                target = self.find(context, exten, caller, label=jump)
+                target = self.find(context, exten, label=jump)
                 assert target is not None, f"no label {jump}"
                 priority = target.priority
             else:

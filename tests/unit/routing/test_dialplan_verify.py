@@ -22,52 +22,58 @@ from cti.routing.dialplan import (
 )
 from tests.unit.routing import dialplan_model
 
-TEXT = """; a comment
-[hotline-routing-match]
+CTX = "hotline-routing-did-9615601"
+TEXT = f"""; a comment
+[{CTX}]
 include => hotline-routing-prefixes
-include => hotline-routing-dids
-exten => 9615601,1,NoOp(plain after the caller-ID ones)
-exten => 9615601/_138.,1,Goto(hotline-county-north,s,1)
-exten => 9615601/_1380.,1,Goto(hotline-county-south,s,1)
+include => hotline-routing-fallback-north
+exten => _c138.,1,Goto(hotline-county-north,s,1)
+exten => _c1380.,1,Goto(hotline-county-south,s,1)
+exten => c,1,NoOp(plain before the patterns)
 
 [hotline-county-north]
 exten => s,1,Set(__COUNTY=north)
  same => n(closed),Answer()
- same => n,UserEvent(HotlineCallbackRequest,County: north,DID: ${DID})
+ same => n,UserEvent(HotlineCallbackRequest,County: north,DID: ${{DID}})
 """
 
+
+def _item(context: str, body: str) -> bytes:
+    return (
+        f"Event: ListDialplan\r\nActionID: routing-2\r\nContext: {context}\r\n{body}"
+        "Registrar: pbx_config\r\n\r\n"
+    ).encode()
+
+
+def _step(context: str, exten: str, priority: int, app: str, data: str) -> bytes:
+    return _item(
+        context,
+        f"Extension: {exten}\r\nPriority: {priority}\r\nApplication: {app}\r\nAppData: {data}\r\n",
+    )
+
+
+CALLBACK = "HotlineCallbackRequest,County: north,DID: ${DID}"
+
 # What Asterisk sends for TEXT: contexts in its own order, extensions sorted
-# (ast_add_extension2_lockopt), the caller-ID match never sent, includes after the
-# extensions, a label only where there is one, an empty AppData as "AppData: ".
+# (ast_add_extension2_lockopt: plain before patterns, a longer prefix first), includes
+# after the extensions, a label only where there is one, an empty AppData as "AppData: ".
 LIVE = (
     b"Response: Success\r\nActionID: routing-2\r\nEventList: start\r\n"
     b"Message: DialPlan list will follow\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-county-north\r\n"
-    b"Extension: s\r\nPriority: 1\r\nApplication: Set\r\nAppData: __COUNTY=north\r\n"
-    b"Registrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-county-north\r\n"
-    b"Extension: s\r\nExtensionLabel: closed\r\nPriority: 2\r\nApplication: Answer\r\n"
-    b"AppData: \r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-county-north\r\n"
-    b"Extension: s\r\nPriority: 3\r\nApplication: UserEvent\r\n"
-    b"AppData: HotlineCallbackRequest,County: north,DID: ${DID}\r\n"
-    b"Registrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: from-trunk\r\n"
-    b"IncludeContext: hotline-routing\r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-routing-match\r\n"
-    b"Extension: 9615601\r\nPriority: 1\r\nApplication: Goto\r\n"
-    b"AppData: hotline-county-south,s,1\r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-routing-match\r\n"
-    b"Extension: 9615601\r\nPriority: 1\r\nApplication: Goto\r\n"
-    b"AppData: hotline-county-north,s,1\r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-routing-match\r\n"
-    b"Extension: 9615601\r\nPriority: 1\r\nApplication: NoOp\r\n"
-    b"AppData: plain after the caller-ID ones\r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-routing-match\r\n"
-    b"IncludeContext: hotline-routing-prefixes\r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-routing-match\r\n"
-    b"IncludeContext: hotline-routing-dids\r\nRegistrar: pbx_config\r\n\r\n"
-    b"Event: ShowDialPlanComplete\r\nActionID: routing-2\r\nEventList: Complete\r\n"
+    + _step("hotline-county-north", "s", 1, "Set", "__COUNTY=north")
+    + _item(
+        "hotline-county-north",
+        "Extension: s\r\nExtensionLabel: closed\r\nPriority: 2\r\nApplication: Answer\r\n"
+        "AppData: \r\n",
+    )
+    + _step("hotline-county-north", "s", 3, "UserEvent", CALLBACK)
+    + _item("from-trunk", "IncludeContext: hotline-routing\r\n")
+    + _step(CTX, "c", 1, "NoOp", "plain before the patterns")
+    + _step(CTX, "_c1380.", 1, "Goto", "hotline-county-south,s,1")
+    + _step(CTX, "_c138.", 1, "Goto", "hotline-county-north,s,1")
+    + _item(CTX, "IncludeContext: hotline-routing-prefixes\r\n")
+    + _item(CTX, "IncludeContext: hotline-routing-fallback-north\r\n")
+    + b"Event: ShowDialPlanComplete\r\nActionID: routing-2\r\nEventList: Complete\r\n"
     b"ListItems: 9\r\nListExtensions: 4\r\nListPriorities: 6\r\nListContexts: 3\r\n\r\n"
 )
 
@@ -79,17 +85,16 @@ def items(data: bytes) -> list[dict]:
 
 def test_text_model_keeps_asterisks_extension_order_labels_and_includes():
     model = from_text(TEXT)
-    match = model["hotline-routing-match"]
-    assert [e.show() for e in match.extensions] == [
-        "9615601/_1380.",  # a literal sorts before '.'
-        "9615601/_138.",
-        "9615601",  # caller-ID extensions before the plain one
+    did = model[CTX]
+    assert [e.show() for e in did.extensions] == [
+        "c",  # plain extensions before patterns
+        "_c1380.",  # a literal sorts before '.': the longer prefix first
+        "_c138.",
     ]
-    assert match.includes == ("hotline-routing-prefixes", "hotline-routing-dids")
+    assert did.includes == ("hotline-routing-prefixes", "hotline-routing-fallback-north")
     assert model["hotline-county-north"].extensions == (
         Extension(
             "s",
-            None,
             (
                 Step(1, None, "Set", "__COUNTY=north"),
                 Step(2, "closed", "Answer", ""),
@@ -100,23 +105,32 @@ def test_text_model_keeps_asterisks_extension_order_labels_and_includes():
 
 
 @pytest.mark.parametrize(
-    "line", ["exten => 1,2,NoOp(x)", "switch => Realtime", " same => n,NoOp(", "exten => 1"]
+    "line",
+    [
+        "exten => 1,2,NoOp(x)",
+        "switch => Realtime",
+        " same => n,NoOp(",
+        "exten => 1",
+        "exten => 9615601/_138.,1,NoOp(a caller-ID match)",
+        "exten => c,1,NoOp(x)\nexten => c,1,NoOp(written twice)",
+        "exten => c1,1,NoOp(x)\nexten => c-1,1,NoOp(the same for Asterisk)",
+    ],
 )
 def test_text_outside_the_rendered_subset_is_refused(line):
     with pytest.raises(DialplanTextError):
         from_text(f"[hotline-routing]\n{line}\n")
 
 
-def test_show_dialplan_model_splits_same_name_extensions_and_reads_includes():
+def test_show_dialplan_model_reads_extensions_labels_and_includes():
     live = from_show_dialplan(items(LIVE), lambda name: name.startswith("hotline-"))
-    assert set(live) == {"hotline-routing-match", "hotline-county-north"}
-    match = live["hotline-routing-match"]
-    assert [(e.name, e.cid, e.steps[0].data) for e in match.extensions] == [
-        ("9615601", None, "hotline-county-south,s,1"),
-        ("9615601", None, "hotline-county-north,s,1"),
-        ("9615601", None, "plain after the caller-ID ones"),
+    assert set(live) == {CTX, "hotline-county-north"}
+    did = live[CTX]
+    assert [(e.name, e.steps[0].data) for e in did.extensions] == [
+        ("c", "plain before the patterns"),
+        ("_c1380.", "hotline-county-south,s,1"),
+        ("_c138.", "hotline-county-north,s,1"),
     ]
-    assert match.includes == ("hotline-routing-prefixes", "hotline-routing-dids")
+    assert did.includes == ("hotline-routing-prefixes", "hotline-routing-fallback-north")
     assert live["hotline-county-north"].extensions[0].steps[1] == Step(2, "closed", "Answer", "")
 
 
@@ -134,20 +148,19 @@ def _live(old: bytes, new: bytes) -> list[dict]:
     [
         (
             b"IncludeContext: hotline-routing-prefixes\r\n",
-            b"IncludeContext: hotline-routing-dids\r\n",
-            "[hotline-routing-match] include #1 should be hotline-routing-prefixes, "
-            "live it is hotline-routing-dids",
+            b"IncludeContext: hotline-routing-fallback-north\r\n",
+            f"[{CTX}] include #1 should be hotline-routing-prefixes, "
+            "live it is hotline-routing-fallback-north",
         ),
         (
-            b"Event: ListDialplan\r\nActionID: routing-2\r\nContext: hotline-routing-match\r\n"
-            b"IncludeContext: hotline-routing-dids\r\nRegistrar: pbx_config\r\n\r\n",
+            _item(CTX, "IncludeContext: hotline-routing-fallback-north\r\n"),
             b"",
-            "[hotline-routing-match] include => hotline-routing-dids is not live",
+            f"[{CTX}] include => hotline-routing-fallback-north is not live",
         ),
         (
             b"AppData: hotline-county-south,s,1",
             b"AppData: hotline-county-east,s,1",
-            "[hotline-routing-match] extension #1 9615601/_1380.: rendered "
+            f"[{CTX}] extension #2 _c1380.: rendered "
             "1,Goto(hotline-county-south,s,1), live 1,Goto(hotline-county-east,s,1)",
         ),
         (
@@ -168,13 +181,13 @@ def _live(old: bytes, new: bytes) -> list[dict]:
             "unexpected live context [hotline-county-gone]",
         ),
         (
-            b"IncludeContext: hotline-routing-dids\r\nRegistrar",
+            b"IncludeContext: hotline-routing-fallback-north\r\nRegistrar",
             b"IgnorePattern: 9\r\nRegistrar",
-            "[hotline-routing-match] include => hotline-routing-dids is not live",
+            f"[{CTX}] include => hotline-routing-fallback-north is not live",
         ),
     ],
     ids=[
-        "includes-swapped",
+        "includes-changed",
         "include-missing",
         "target-changed",
         "label-missing",
@@ -187,25 +200,22 @@ def test_the_first_difference_is_named(old, new, message):
     assert verify(from_text(TEXT), _live(old, new)) == message
 
 
-def test_swapped_caller_id_targets_show_in_the_order():
-    # Live 9615601/_1380. -> north and 9615601/_138. -> south: same names, same
-    # priorities; only the order of the two targets tells.
+def test_swapped_prefix_targets_are_named():
     live = items(
         LIVE.replace(b"county-south,s,1", b"county-Y,s,1")
-        .replace(b"county-north,s,1", b"county-south,s,1")
+        .replace(b"AppData: hotline-county-north,s,1", b"AppData: hotline-county-south,s,1")
         .replace(b"county-Y,s,1", b"county-north,s,1")
     )
     assert verify(from_text(TEXT), live) == (
-        "[hotline-routing-match] extension #1 9615601/_1380.: rendered "
+        f"[{CTX}] extension #2 _c1380.: rendered "
         "1,Goto(hotline-county-south,s,1), live 1,Goto(hotline-county-north,s,1)"
     )
 
 
 def test_an_extension_missing_live_is_named():
-    live = [i for i in items(LIVE) if i.get("AppData") != "plain after the caller-ID ones"]
+    live = [i for i in items(LIVE) if i.get("Extension") != "_c138."]
     assert verify(from_text(TEXT), live) == (
-        "[hotline-routing-match] extension #3 9615601 (1,NoOp(plain after the caller-ID "
-        "ones)) is not live"
+        f"[{CTX}] extension #3 _c138. (1,Goto(hotline-county-north,s,1)) is not live"
     )
 
 
@@ -216,27 +226,47 @@ def test_a_context_missing_live_is_named_and_an_empty_one_is_not_expected():
     assert verify(from_text(TEXT + "[hotline-county-empty]\n"), items(LIVE)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ShowDialPlan does not send the caller-ID match (pbx.c manager_show_dialplan_"
-    "helper): a pattern change that keeps the extension's place cannot be seen",
-)
-def test_a_caller_id_change_that_keeps_the_order_is_detected():
-    text = TEXT.replace("9615601/_138.,", "9615601/_139.,")
-    assert verify(from_text(text), items(LIVE)) is not None
+def test_a_prefix_change_that_keeps_the_order_is_detected():
+    """The case ShowDialPlan could not show when prefixes were caller-ID matches (it never
+    sends the match): the only prefix of a DID changing from 138 to 139. Now the prefix
+    is the extension name, which it sends."""
+    text = TEXT.replace("exten => _c138.,", "exten => _c139.,")
+    model = from_text(text)
+    assert [e.name for e in model[CTX].extensions] == ["c", "_c1380.", "_c139."]  # same place
+    assert verify(model, items(LIVE)) == (
+        f"[{CTX}] extension #3 should be _c139. (1,Goto(hotline-county-north,s,1)), "
+        "live it is _c138. (1,Goto(hotline-county-north,s,1))"
+    )
+
+
+def test_an_extension_someone_added_with_a_caller_id_match_shows_as_an_extra_one():
+    # exten => c/_1.,1,Goto(hotline-county-east,s,1) added live: ShowDialPlan sends it as a
+    # second "c" next to ours (ast_add_extension2_lockopt keeps them side by side).
+    extra = _step(CTX, "c", 1, "Goto", "hotline-county-east,s,1")
+    first_c = _step(CTX, "c", 1, "NoOp", "plain before the patterns")
+    live = items(LIVE.replace(first_c, first_c + extra))
+    assert verify(from_text(TEXT), live) == (
+        f"[{CTX}] extension #2 should be _c1380. (1,Goto(hotline-county-south,s,1)), "
+        "live it is c (1,Goto(hotline-county-east,s,1))"
+    )
 
 
 PATTERNS = [
     "9615601",
     "s",
-    "_[0-9+].",
-    "_138.",
-    "_1380.",
-    "_13.",
-    "_1390.",
+    "c",
+    "_c.",
+    "_c138.",
+    "_c1380.",
+    "_c13.",
+    "_c1390.",
+    "_c+86139.",
+    "_cX.",
     "_X.",
     "_N!",
+    "_n1.",
     "_1[3-5].",
+    "_[0-9+].",
 ]
 
 
@@ -246,4 +276,7 @@ def test_ext_cmp_agrees_with_the_independent_test_model():
             (dialplan_model.ext_cmp(a, b) > 0) - (dialplan_model.ext_cmp(a, b) < 0)
         ), (a, b)
     ordered = sorted(PATTERNS, key=functools.cmp_to_key(ext_cmp))
-    assert ordered[:2] == ["9615601", "s"] and ordered.index("_1380.") < ordered.index("_138.")
+    assert ordered[:3] == ["9615601", "c", "s"]
+    assert ordered.index("_c+86139.") < ordered.index("_c1380.") < ordered.index("_c138.")
+    assert ordered.index("_c138.") < ordered.index("_c13.") < ordered.index("_cX.")
+    assert ordered.index("_cX.") < ordered.index("_c.")
