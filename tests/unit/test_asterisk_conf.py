@@ -209,7 +209,10 @@ def test_no_shell_and_nothing_that_downloads():
     modules = settings_of(CONF / "modules.conf", "modules")
     for module in ("app_system.so", "func_shell.so", "func_curl.so", "res_http_media_cache.so"):
         assert module in modules["noload"]
-    for module in ("res_agi.so", "app_queue.so", "app_mixmonitor.so", "chan_pjsip.so"):
+    for module in (
+        "res_agi.so", "app_queue.so", "app_mixmonitor.so", "chan_pjsip.so",
+        "func_strings.so", "func_callerid.so",  # FILTER and CALLERID of the routing
+    ):  # fmt: skip
         assert module in modules["require"]
     assert settings_of(CONF / "asterisk.conf", "options")["live_dangerously"] == ["no"]
 
