@@ -114,10 +114,12 @@ async def test_an_attempt_moves_the_request_and_is_audited(client, make_user, se
     async with session_factory() as db:
         entries = (
             await db.scalars(
-                select(AuditEntry).where(
+                select(AuditEntry)
+                .where(
                     AuditEntry.object_type == "callback_request",
                     AuditEntry.object_id == str(rid),
                 )
+                .order_by(AuditEntry.id)
             )
         ).all()
     assert [e.detail["result"] for e in entries] == ["no_answer", "reached"]
