@@ -7,10 +7,13 @@ callback into the event loop. While it is in fdatasync, new lines queue up and f
 next group, so the number of fsyncs per request falls as the load rises. A request is
 acknowledged only after the group holding its record is on disk.
 
-The thread also waits ``window`` (1 ms) after the first line of a group before writing
+The thread also waits ``window`` (0.5 ms) after the first line of a group before writing
 it: an fdatasync plus the thread hand-over costs ~200 us of CPU here whatever the group
-size, and at a few thousand requests per second a 1 ms wait lets several requests share
-it (bench/bench_agi.py: about 15% more requests per second, lower p50 and p99).
+size, and at a few thousand requests per second a short wait lets several requests share
+it (no wait at all: about 30% more server CPU per request). The wait is also added to
+every answer, so it is kept short: 0.5 ms against the former 1 ms gave 13-31% more
+requests per second (medians of A/B runs, loaded to idle) and a 17-32% lower p50, about
+the same p99, for the same CPU or less (bench/bench_agi_ab.py; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class GroupCommitter:
         journal: Journal,
         on_commit: Callable[[], None] | None = None,
         *,
-        window: float = 0.001,
+        window: float = 0.0005,
     ) -> None:
         self._journal = journal
         self._window = window
