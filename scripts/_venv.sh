@@ -11,8 +11,10 @@ apt_install() {  # apt_install PKG... : install Debian packages that are missing
     for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "installing ${missing[*]} (apt)" >&2
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Another run may be installing at the same moment: wait for dpkg's lock, not fail.
+    local lock=(-o DPkg::Lock::Timeout=600)
+    as_root apt-get "${lock[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get "${lock[@]}" install -y -qq "${missing[@]}" >/dev/null
 }
 
 PYTHON="${PYTHON:-python3}"
