@@ -352,6 +352,10 @@ class WriterStats:
     holds_lock: bool = False
 
 
+#: How long a stopping writer waits for its cancelled batch to finish.
+STOP_GRACE = 2.0
+
+
 def _consume_result(task: asyncio.Task[None]) -> None:
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not warn about it
@@ -513,7 +517,17 @@ class JournalWriter:
         # network) is abandoned after batch_timeout instead of hanging the writer; even
         # its rollback may hang, so the task is not waited for after the cancel.
         task = asyncio.create_task(self._upsert(records))
-        done, _ = await asyncio.wait({task}, timeout=self.options.batch_timeout)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.options.batch_timeout)
+        except asyncio.CancelledError:
+            # The writer is stopping mid-batch: cancel the batch too (it rolls back and
+            # the journal replays it) instead of leaving it to outlive the event loop,
+            # and give it a moment to hand its connection back.
+            task.cancel()
+            task.add_done_callback(_consume_result)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait({task}, timeout=STOP_GRACE)
+            raise
         if not done:
             task.cancel()
             task.add_done_callback(_consume_result)
