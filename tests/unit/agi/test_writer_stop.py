@@ -26,11 +26,12 @@ async def test_stop_mid_batch_cancels_the_batch_and_keeps_the_records(tmp_path):
             raise
 
     writer._upsert = hanging_upsert  # type: ignore[method-assign]
+    before = asyncio.all_tasks()  # other tests' tasks may share this loop
     await writer.start()
     await asyncio.wait_for(entered.wait(), 10)
     await writer.stop()
     assert outcome == ["cancelled"]
-    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    leftovers = [t for t in asyncio.all_tasks() - before if not t.done()]
     assert leftovers == []
     assert writer.stats.committed == 0  # not committed: the journal still holds it
     journal.close()
