@@ -249,18 +249,6 @@ class StatusReport:
         self._written_at = self._clock()
 
 
-class _ReportingWriter(JournalWriter):
-    """The child's writer: also says when a look at the journal found nothing (idle)."""
-
-    on_idle: Callable[[], None] | None = None
-
-    async def drain_once(self) -> int:
-        moved = await super().drain_once()
-        if moved == 0 and self.on_idle is not None:
-            self.on_idle()
-        return moved
-
-
 def run_writer_process(
     directory: str, url: str, options: dict, log_level: str, parent: int
 ) -> None:
@@ -300,7 +288,7 @@ async def _child_main(directory: Path, url: str, options: WriterOptions, parent:
     # No ping before each batch (a round trip per batch): a dead connection fails the
     # batch, SQLAlchemy drops it, and the retry (with backoff) gets a fresh one.
     engine = make_engine(url, pool_pre_ping=False)
-    writer = _ReportingWriter(journal, make_session_factory(engine), options)
+    writer = JournalWriter(journal, make_session_factory(engine), options)
     report = StatusReport(directory / STATUS_FILE, writer)
     writer.on_batch = report.batch
     writer.on_idle = report.idle

@@ -382,6 +382,9 @@ class JournalWriter:
         #: Called after every batch and every failed attempt (the writer process reports
         #: its counters to its parent through it).
         self.on_batch: Callable[[], None] | None = None
+        #: Called when a look at the journal found nothing to commit (the writer
+        #: process writes its pending status then).
+        self.on_idle: Callable[[], None] | None = None
 
     @property
     def position(self) -> Position | None:
@@ -494,7 +497,10 @@ class JournalWriter:
             self.stats.failing_since = None
         if self.on_batch is not None and result.end != start:
             self.on_batch()
-        return len(result.entries) + len(result.corrupt)
+        moved = len(result.entries) + len(result.corrupt)
+        if moved == 0 and self.on_idle is not None:
+            self.on_idle()
+        return moved
 
     async def _commit(self, records: list[CallRecord], entries: list[Entry]) -> None:
         try:
