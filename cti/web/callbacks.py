@@ -3,7 +3,6 @@ call back (agents and supervisors; admins read)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -25,28 +24,10 @@ Reader = Annotated[AuthContext, Depends(RequireRole(Role.AGENT, Role.SUPERVISOR,
 Worker = Annotated[AuthContext, Depends(RequireRole(Role.AGENT, Role.SUPERVISOR))]
 
 
-class CallbackOut(BaseModel):
-    id: int
-    number: str
-    caller_name: str | None
-    county: str | None
-    did: str | None
-    requested_at: datetime
-    status: str
-    attempts: int
-    last_attempt_at: datetime | None
-    handled_by: str | None
-    note: str | None
-
-
 class AttemptIn(BaseModel):
     result: AttemptResult
     # Checked again (and precisely) by the service; this bounds the request body.
     note: str | None = Field(default=None, max_length=MAX_NOTE + 1000)
-
-
-def _out(view: service.CallbackView) -> CallbackOut:
-    return CallbackOut(**{name: getattr(view, name) for name in CallbackOut.model_fields})
 
 
 @router.get("")
@@ -55,15 +36,14 @@ async def list_callbacks(
     db: DbSession,
     status: Annotated[CallbackStatus, Query()] = CallbackStatus.OPEN,
     county: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
-) -> list[CallbackOut]:
+) -> list[service.CallbackView]:
     """Oldest first, at most ``service.LIST_LIMIT``."""
     county_id = None
     if county is not None:
         county_id = await db.scalar(select(County.id).where(County.code == county))
         if county_id is None:
             raise Invalid(f"no county {county!r}", fields={"county": "unknown county"})
-    views = await service.list_requests(db, ctx.user, status=status.value, county_id=county_id)
-    return [_out(v) for v in views]
+    return await service.list_requests(db, ctx.user, status=status.value, county_id=county_id)
 
 
 #: A row id: a Postgres integer (a bigger number is a 422, not a driver error).
@@ -73,7 +53,7 @@ RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 @router.post("/{request_id}/attempts")
 async def add_attempt(
     request_id: RequestId, body: AttemptIn, ctx: Worker, db: DbSession, request: Request
-) -> CallbackOut:
+) -> service.CallbackView:
     try:
         view = await service.record_attempt(
             db, ctx.user, request_id, body.result, body.note, ip=client_ip(request)
@@ -85,4 +65,4 @@ async def add_attempt(
     except CallbackError as exc:
         raise Invalid(str(exc), fields={exc.field: str(exc)}) from None
     await db.commit()
-    return _out(view)
+    return view
