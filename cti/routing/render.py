@@ -170,6 +170,14 @@ def _county_context(county: str) -> str:
     return f"{COUNTY_CONTEXT_PREFIX}{safe('code', county)}"
 
 
+def _shared_context(county: str) -> str:
+    return f"{SHARED_CONTEXT_PREFIX}{safe('code', county)}"
+
+
+def _fallback_context(county: str) -> str:
+    return f"{FALLBACK_CONTEXT_PREFIX}{safe('code', county)}"
+
+
 def _policy_steps(table: Table, policy: CountyPolicy) -> list[tuple[str | None, str, str]]:
     county = safe("code", policy.county)
     queue = safe("queue", table.queues[policy.county])
@@ -267,6 +275,11 @@ def render(table: Table) -> Rendered:
     used: set[str] = set()
     #: Counties some DID falls back to after matching the caller's number.
     fallbacks: set[str] = set()
+
+    def after_own_rules(county: str) -> str:
+        """Where a DID's caller goes after its own rules (or when it has none)."""
+        return _shared_context(county) if table.prefixes else _fallback_context(county)
+
     for did in dids:
         entry = table.dids[did]
         fallback = entry.fallback.county
@@ -274,7 +287,7 @@ def render(table: Table) -> Rendered:
         if entry.prefixes:
             first = _did_context(did)
         elif table.prefixes:
-            first = f"{SHARED_CONTEXT_PREFIX}{safe('code', fallback)}"
+            first = after_own_rules(fallback)
         else:
             first = ""
         if first:
@@ -286,10 +299,6 @@ def render(table: Table) -> Rendered:
         else:
             jump = f"{_county_context(fallback)},s,1"
         out.extension(did, [(None, "Set", f"__DID={safe('number', did)}"), (None, "Goto", jump)])
-
-    def after_own_rules(county: str) -> str:
-        prefix = SHARED_CONTEXT_PREFIX if table.prefixes else FALLBACK_CONTEXT_PREFIX
-        return f"{prefix}{safe('code', county)}"
 
     for did in dids:
         entry = table.dids[did]
@@ -311,12 +320,12 @@ def render(table: Table) -> Rendered:
             out.goto(f"_{MARKER}{safe('number', prefix)}.", _county_context(target.county), "s")
         for county in sorted(fallbacks):
             out.blank()
-            out.context(f"{SHARED_CONTEXT_PREFIX}{safe('code', county)}")
+            out.context(_shared_context(county))
             out.include(PREFIX_CONTEXT)
-            out.include(f"{FALLBACK_CONTEXT_PREFIX}{county}")
+            out.include(_fallback_context(county))
     for county in sorted(fallbacks):
         out.blank()
-        out.context(f"{FALLBACK_CONTEXT_PREFIX}{safe('code', county)}")
+        out.context(_fallback_context(county))
         out.goto(MARKER, _county_context(county), "s")
         out.goto(f"_{MARKER}.", _county_context(county), "s")
     used.update(code for code, policy in table.policies.items() if _has_policy(policy))
