@@ -68,9 +68,6 @@ class Extension:
     name: str
     steps: tuple[Step, ...]
 
-    def show(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -302,22 +299,22 @@ def _context_difference(want: Context, have: Context) -> str | None:
     for index, (w, h) in enumerate(zip(want.extensions, have.extensions, strict=False), 1):
         if w.name != h.name:
             return (
-                f"{where} extension #{index} should be {w.show()} ({w.steps[0].show()}), "
+                f"{where} extension #{index} should be {w.name} ({w.steps[0].show()}), "
                 f"live it is {h.name} ({h.steps[0].show() if h.steps else 'no priorities'})"
             )
         for ws, hs in zip(w.steps, h.steps, strict=False):
             if ws != hs:
                 return (
-                    f"{where} extension #{index} {w.show()}: rendered {ws.show()}, live {hs.show()}"
+                    f"{where} extension #{index} {w.name}: rendered {ws.show()}, live {hs.show()}"
                 )
         if len(w.steps) > len(h.steps):
-            return f"{where} {w.show()} priority {w.steps[len(h.steps)].show()} is not live"
+            return f"{where} {w.name} priority {w.steps[len(h.steps)].show()} is not live"
         if len(h.steps) > len(w.steps):
-            return f"{where} {w.show()} has an extra live priority {h.steps[len(w.steps)].show()}"
+            return f"{where} {w.name} has an extra live priority {h.steps[len(w.steps)].show()}"
     if len(want.extensions) > len(have.extensions):
         w = want.extensions[len(have.extensions)]
         return (
-            f"{where} extension #{len(have.extensions) + 1} {w.show()} "
+            f"{where} extension #{len(have.extensions) + 1} {w.name} "
             f"({w.steps[0].show()}) is not live"
         )
     if len(have.extensions) > len(want.extensions):

@@ -86,7 +86,7 @@ def items(data: bytes) -> list[dict]:
 def test_text_model_keeps_asterisks_extension_order_labels_and_includes():
     model = from_text(TEXT)
     did = model[CTX]
-    assert [e.show() for e in did.extensions] == [
+    assert [e.name for e in did.extensions] == [
         "c",  # plain extensions before patterns
         "_c1380.",  # a literal sorts before '.': the longer prefix first
         "_c138.",
