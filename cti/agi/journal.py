@@ -229,23 +229,45 @@ class Journal:
     ) -> ReadResult:
         """Read complete records from ``start`` on, in append order.
 
-        Promises: never returns a partial or damaged line as an entry; stops before a
-        line still being written; moves to the next segment only once the current one
-        can no longer grow (a later segment exists). ``result.end`` is where to resume.
+        Promises: never returns a partial or damaged line as an entry, nor a byte that an
+        append has not fdatasync'd yet; moves to the next segment only once the current
+        one can no longer grow (a later segment exists). ``result.end`` is where to resume.
+
+        The append lock is held (shared) only to take a snapshot of the segments and
+        their sizes: an append holds it (exclusive) from its write to the end of its
+        fdatasync, so every byte inside the snapshot is complete and durable. Reading and
+        checking the lines happen after it is released, so an append, which answers
+        Asterisk, never waits for this (niced, possibly descheduled) reader to parse a
+        batch.
         """
         if self._read_lock_fd is None:
             self._read_lock_fd = self._lock_file("append.lock")
-        fcntl.flock(self._read_lock_fd, fcntl.LOCK_SH)  # no append is half-done meanwhile
+        fcntl.flock(self._read_lock_fd, fcntl.LOCK_SH)
         try:
-            return self._read_locked(start, max_entries, max_bytes)
+            sizes = self._snapshot(start.segment)
         finally:
             fcntl.flock(self._read_lock_fd, fcntl.LOCK_UN)
+        return self._read_snapshot(start, sizes, max_entries, max_bytes)
 
-    def _read_locked(self, start: Position, max_entries: int, max_bytes: int) -> ReadResult:
+    def _snapshot(self, first: int) -> dict[int, int]:
+        """Segment number -> size, for the segments from ``first`` on (the newest last)."""
+        sizes = {}
+        for number in self.segments():
+            if number < first:
+                continue
+            try:
+                sizes[number] = os.stat(self.segment_path(number)).st_size
+            except FileNotFoundError:
+                continue  # released meanwhile (only the writer releases, and it reads)
+        return sizes
+
+    def _read_snapshot(
+        self, start: Position, sizes: dict[int, int], max_entries: int, max_bytes: int
+    ) -> ReadResult:
         result = ReadResult(end=start)
-        numbers = self.segments()
+        numbers = sorted(sizes)
         pos = start
-        if pos.segment not in numbers:
+        if pos.segment not in sizes:
             later = [n for n in numbers if n > pos.segment]
             if not later:
                 return result
@@ -254,15 +276,16 @@ class Journal:
         while len(result.entries) < max_entries and budget > 0:
             # Read about what max_entries records take, not the whole budget: a writer
             # catching up on a long backlog would otherwise read megabytes per batch
-            # to use a few hundred lines of them.
-            want = min(budget, max(64 * 1024, max_entries * 2048))
+            # to use a few hundred lines of them. Never past the snapshot's size.
+            available = max(sizes[pos.segment] - pos.offset, 0)
+            want = min(budget, max(64 * 1024, max_entries * 2048), available)
             with open(self.segment_path(pos.segment), "rb") as handle:
                 handle.seek(pos.offset)
                 data = handle.read(want)
-                if len(data) == want and want < budget and b"\n" not in data:
-                    data += handle.read(budget - want)  # one line longer than that
-                    want = budget
-            at_eof = len(data) < want
+                if len(data) == want and want < min(budget, available) and b"\n" not in data:
+                    # One line longer than that.
+                    data += handle.read(min(budget, available) - want)
+            at_end = pos.offset + len(data) >= sizes[pos.segment]
             budget -= len(data)
             cursor = 0
             while len(result.entries) < max_entries:
@@ -280,7 +303,7 @@ class Journal:
                 cursor = newline + 1
             pos = Position(pos.segment, pos.offset + cursor)
             result.end = pos
-            if len(result.entries) >= max_entries or not at_eof:
+            if len(result.entries) >= max_entries or not at_end:
                 break
             later = [n for n in numbers if n > pos.segment]
             if not later:
@@ -380,6 +403,9 @@ class Journal:
             fd = os.open(self.rejected_path, flags, self.file_mode)
             try:
                 size = os.fstat(fd).st_size
+                if not size:
+                    # New: the writer and the scripts' user share it, as the segments.
+                    self._chmod(fd)
                 # A crash cut the last reject short: end that line, or this one would be
                 # glued to it and both would read as damaged.
                 torn = size and os.pread(fd, 1, size - 1) != b"\n"

@@ -6,9 +6,12 @@ import asyncio
 import json
 import multiprocessing
 import os
+import stat
+import threading
 
 import pytest
 
+from cti.agi import journal as journal_module
 from cti.agi.groupcommit import CommitterStopped, GroupCommitter
 from cti.agi.journal import Journal, JournalError, Position, decode_line, encode_line
 
@@ -94,6 +97,41 @@ def test_reader_skips_a_segment_released_under_it(tmp_path):
     assert payloads == _payloads(1, "x3")
 
 
+def test_an_append_never_waits_for_a_reader_checking_its_lines(tmp_path, monkeypatch):
+    # The reader is the writer process: niced, it may be descheduled in the middle of a
+    # batch. An append answers Asterisk: it must not wait until the reader has checked
+    # its lines, only for the reader's snapshot of the segment sizes.
+    reader, appender = Journal(tmp_path), Journal(tmp_path)  # two processes' objects
+    appender.append(_payloads(2, "old"))
+    inside, release = threading.Event(), threading.Event()
+    real_decode = journal_module.decode_line
+
+    def slow_decode(line: bytes) -> bytes | None:
+        inside.set()
+        release.wait(30)
+        return real_decode(line)
+
+    monkeypatch.setattr(journal_module, "decode_line", slow_decode)
+    results: list[list[bytes]] = []
+    thread = threading.Thread(
+        target=lambda: results.append([e.payload for e in reader.read(Position(1, 0)).entries])
+    )
+    thread.start()
+    try:
+        assert inside.wait(30)
+        appended = threading.Thread(target=appender.append, args=(_payloads(1, "new"),))
+        appended.start()
+        appended.join(30)
+        assert not appended.is_alive(), "the append waited for the reader"
+    finally:
+        release.set()
+        thread.join(30)
+    # The read returns what its snapshot held: complete lines, none of the later append.
+    assert results == [_payloads(2, "old")]
+    monkeypatch.undo()
+    assert _read_all(reader)[0] == _payloads(2, "old") + _payloads(1, "new")
+
+
 def _append_many(directory: str, tag: str, count: int) -> None:
     journal = Journal(directory, segment_bytes=4096)
     for i in range(count):
@@ -138,7 +176,13 @@ def _can_lock(directory: str) -> bool:
 
 def test_rejects_are_kept(tmp_path):
     journal = Journal(tmp_path)
-    journal.reject(b'{"x":1}', "value too long")
+    old_umask = os.umask(0o027)  # a service's usual umask: it must not narrow the mode
+    try:
+        journal.reject(b'{"x":1}', "value too long")
+    finally:
+        os.umask(old_umask)
+    # Shared like the segments: the FastAGI server and the scripts' user both add to it.
+    assert stat.S_IMODE(journal.rejected_path.stat().st_mode) == 0o660
     journal.reject(b"\xff torn", "damaged")
     assert journal.rejected_count() == 2
     lines = journal.rejected_path.read_bytes().splitlines()
