@@ -150,7 +150,7 @@ def cmd_journal_status(_: argparse.Namespace) -> int:
 
 
 def cmd_journal_drain(_: argparse.Namespace) -> int:
-    from cti.agi.writer import JournalWriter
+    from cti.agi.writer import JournalWriter, WriterStats
     from cti.store.db import make_engine, make_session_factory
 
     settings = Settings()
@@ -160,18 +160,27 @@ def cmd_journal_drain(_: argparse.Namespace) -> int:
         journal.close()
         return 1
 
-    async def main() -> int:
+    async def main() -> WriterStats:
         engine = make_engine(_database_url(settings))
         try:
-            return await JournalWriter(journal, make_session_factory(engine)).drain_all()
+            writer = JournalWriter(journal, make_session_factory(engine))
+            await writer.drain_all()
+            return writer.stats
         finally:
             await engine.dispose()
 
     try:
-        committed = asyncio.run(main())
+        stats = asyncio.run(main())
     finally:
         journal.close()
-    print(f"committed {committed} records")
+    print(f"committed {stats.committed} records")
+    set_aside = stats.rejected + stats.corrupt_lines
+    if set_aside:
+        print(
+            f"{set_aside} set aside in {journal.rejected_path} "
+            f"({stats.rejected} refused by Postgres, {stats.corrupt_lines} damaged lines); "
+            "see: cti agi rejected list"
+        )
     return 0
 
 

@@ -472,8 +472,7 @@ class JournalWriter:
                 entries.append(entry)
             except RecordRejected as exc:
                 unreadable.append((entry.payload, str(exc)))
-        if records:
-            await self._commit(records, entries)
+        committed = await self._commit(records, entries) if records else 0
         # Only after the commit: a failed batch is retried whole, and must not leave
         # its damaged lines in rejected.jnl twice.
         for position, line in result.corrupt:
@@ -489,7 +488,8 @@ class JournalWriter:
             if result.end.segment != start.segment:
                 await asyncio.to_thread(self.journal.release_before, result.end)
         if records:
-            self.stats.committed += len(records)
+            # Records Postgres refused went to rejected.jnl: counted there, not here.
+            self.stats.committed += committed
             self.stats.batches += 1
             self.stats.last_commit_at = time.time()
             if self.stats.failing_since is not None:
@@ -502,7 +502,9 @@ class JournalWriter:
             self.on_idle()
         return moved
 
-    async def _commit(self, records: list[CallRecord], entries: list[Entry]) -> None:
+    async def _commit(self, records: list[CallRecord], entries: list[Entry]) -> int:
+        """Commit ``records``; returns how many are in Postgres (the others, refused for
+        good, are in rejected.jnl)."""
         try:
             await self._transaction(records)
         except PermanentFailure as exc:
@@ -513,10 +515,12 @@ class JournalWriter:
                     extra={"linkedid": records[0].linkedid, "error": str(exc)},
                 )
                 await asyncio.to_thread(self.journal.reject, entries[0].payload, str(exc))
-                return
+                return 0
             middle = len(records) // 2  # find the bad record(s); the rest commit
-            await self._commit(records[:middle], entries[:middle])
-            await self._commit(records[middle:], entries[middle:])
+            return await self._commit(records[:middle], entries[:middle]) + await self._commit(
+                records[middle:], entries[middle:]
+            )
+        return len(records)
 
     async def _transaction(self, records: list[CallRecord]) -> None:
         # In a task of its own: a connection that hangs (a stopped Postgres, a silent

@@ -79,7 +79,11 @@ async def test_rejected_records_are_listed_then_requeued_once_the_cause_is_fixed
         journal = Journal(journal_dir(tmp_path))
         journal.append(_records(range(6, 9), node))
         journal.close()
-        assert _cli("journal", "drain", env=env).returncode == 0
+        drained = _cli("journal", "drain", env=env)
+        assert drained.returncode == 0, drained.stderr
+        # The two records of call 7 are set aside, not counted as committed.
+        assert drained.stdout.splitlines()[0] == "committed 4 records"
+        assert "2 set aside" in drained.stdout and "2 refused by Postgres" in drained.stdout
         assert sorted(await rows_for(session_factory, node)) == [linkedid(6), linkedid(8)]
 
         listed = _cli("rejected", "list", "--format", "json", env=env)
