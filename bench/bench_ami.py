@@ -25,6 +25,7 @@ from panoramisk.ami_protocol import AMIProtocol
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import docs  # noqa: E402
 from cti.ami.protocol import AmiFramer, event_name, parse_message  # noqa: E402
 from cti.ami.replay import read_stream  # noqa: E402
 from cti.ami.screenpop import PopBook  # noqa: E402
@@ -121,17 +122,6 @@ def best_rate(fn, reads: list[bytes], rounds: int) -> tuple[float, int]:
     return statistics.median(rates), count
 
 
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "performance.md"
-    current = path.read_text() if path.exists() else "# Performance\n"
-    section = re.compile(r"^## AMI\n.*?(?=^## |\Z)", re.S | re.M)
-    if section.search(current):
-        current = section.sub(lambda _: text, current)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=40)
@@ -161,26 +151,11 @@ def main() -> int:
     assert raw_events == ours_events, (raw_events, ours_events)
     print("\n".join(lines))
     if args.write_docs:
-        write_docs(
-            "## AMI\n\n"
-            "Throughput of the AMI path on one core: bytes in 64 KiB reads -> framing and\n"
-            "parsing (`cti.ami.protocol`) -> call tracker -> pop decision (`PopBook`),\n"
-            "against raw panoramisk 1.4 parsing (`AMIProtocol.data_received`) of the same\n"
-            "stream in the same run (median of rounds). The stream is the captured calls\n"
-            "a, b, l-after, n-answered, n-abandoned and o (unfiltered logins, so VarSet,\n"
-            "Newexten and AGIExec are included) plus the synthesized ring-all, blind\n"
-            "transfer and ring-timeout calls, with Uniqueids/Linkedids shifted per copy.\n"
-            "The pop decision is `PopBook`; the caller lookup (a database query) is not\n"
-            "part of this figure.\n"
-            "Our parser skips events the tracker never reads without parsing them; the\n"
-            "last line shows the cost when every event is parsed.\n\n"
-            "```\n"
+        command = (
             f"$ .venv/bin/python bench/bench_ami.py --copies {args.copies} "
-            f"--rounds {args.rounds} --write-docs\n" + "\n".join(lines) + "\n```\n\n"
-            "Target (issue #4): >= 0.7x raw panoramisk. The latency target (AMI socket to\n"
-            "WebSocket pop, p99 <= 15 ms with 1,000 agent sockets) is measured in\n"
-            '"Screen-pop latency" below.\n\n'
+            f"--rounds {args.rounds} --write-docs"
         )
+        docs.publish("AMI", command, "\n".join(lines))
     return 0 if ratio >= 0.7 else 1
 
 

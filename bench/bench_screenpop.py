@@ -52,6 +52,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import docs  # noqa: E402
+
 TARGET_P99_MS = 15.0
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 AMI_USER, AMI_SECRET, NODE = "hotline", "hotline-secret", "asterisk"
@@ -837,32 +839,6 @@ async def wait_for_port(port: int, within: float = 30.0) -> None:
             return
 
 
-# --- docs -----------------------------------------------------------------------------------
-
-OLD_POINTER = (
-    "The latency target (AMI socket to\nWebSocket pop, p99 <= 15 ms with 1,000 agent sockets) "
-    "needs the WebSocket hub\nand is measured with it."
-)
-NEW_POINTER = (
-    "The latency target (AMI socket to\nWebSocket pop, p99 <= 15 ms with 1,000 agent sockets) "
-    'is measured in\n"Screen-pop latency" below.'
-)
-
-
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "performance.md"
-    current = path.read_text() if path.exists() else "# Performance\n"
-    current = current.replace(OLD_POINTER, NEW_POINTER)
-    section = re.compile(r"^## Screen-pop latency\n.*?(?=^## |\Z)", re.S | re.M)
-    if section.search(current):
-        current = section.sub(lambda _: text, current)
-    elif "\n## FastAGI\n" in current:
-        current = current.replace("\n## FastAGI\n", "\n" + text + "## FastAGI\n", 1)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=1000, help="agent sockets (default 1000)")
@@ -889,65 +865,8 @@ def main() -> int:
             f"$ .venv/bin/python bench/bench_screenpop.py --agents {args.agents} "
             f"--calls {args.calls} --rate {args.rate:g} --write-docs"
         )
-        write_docs(DOC_HEAD + "```\n" + command + "\n" + "\n".join(lines) + "\n```\n\n" + DOC_TAIL)
+        docs.publish("Screen-pop latency", command, "\n".join(lines))
     return 0 if ok else 1
-
-
-DOC_HEAD = """## Screen-pop latency
-
-From the AMI event that offers a call to an agent (the call's `AgentCalled` block) being
-written to the listener's socket, to the pop frame arriving at that agent's WebSocket
-client. The backend runs as `cti serve` builds it (`create_app`, roles api+ami, uvicorn,
-in-memory bus) in its own process against a fresh Postgres database: 1,000 agent users
-(the first logs in through `POST /login`, the others get session rows as `open_session`
-writes them), 20,000 citizens with phones, 100,000 past calls and 30,000 tickets. A small
-AMI server in the bench process answers the listener's Login and resync, then plays each
-call from the captured `ami-answered-queue-call.txt` with the capture's timing (ring;
-answer 2 s later; hang up 4 s after that), with the events a `call,agent,user,system`
-login receives, its own Uniqueids/Linkedid/channels, caller (70% on file) and agent
-(`PJSIP/<n>`). The same process holds the 1,000 agent WebSocket clients (cookie,
-same-origin, permessage-deflate as a browser negotiates), so both timestamps come from one
-`perf_counter`. Lost pops, pops on the wrong socket and duplicates are counted, and each
-pop of a caller on file is checked to carry the citizen's record. Baselines in the same
-run: one socket open (before the other 999 connect), and the lookup alone
-(`lookup_caller` + `build_pop`, one after another, backend idle). "CPU" splits the busy
-cores during the calls between the backend, Postgres (the bench database's backends), the
-bench process and everything else running on the machine at the time.
-
-"""
-DOC_TAIL = """Target (issue #4): p99 <= 15 ms with 1,000 agent sockets at 50 new calls/s.
-
-What dominates, and what moved it (found with this benchmark):
-
-- Every open agent WebSocket held a pooled Postgres connection, idle in a transaction,
-  for as long as it stayed open (the auth dependency's session lives as long as the
-  endpoint): the 16th agent could not connect (HTTP 500 after the 30 s pool timeout) and
-  the pops' lookups queued for a connection. The WebSocket auth now ends its read
-  transaction before the socket is served (`cti/web/deps.py`).
-- The open-tickets query (tickets of the caller's citizens OR of calls from the number)
-  could use neither index and scanned every ticket: 15 ms per pop at 30,000 tickets, and
-  growing with the table. It is now the union of the two index look-ups (0.3 ms). The
-  citizen query no longer loads `Citizen.phones` eagerly (one round trip less).
-- The caller lookup was three ORM queries in a transaction: ~7 ms per pop on an idle
-  machine, almost all of it Python (the queries themselves take 0.1 ms in Postgres). It
-  is now one statement (CTEs aggregated to JSON by Postgres) run on the pooled
-  connection's asyncpg driver: one round trip, no transaction, ~1 ms with the pool
-  check-out (the "lookup alone" line). p50 went from 10.8 to ~5 ms.
-- A full garbage collection of a big heap pauses a process for a few hundred ms. In the
-  bench process (the population it loaded, 1,000 client sockets) one such pause put 3%
-  of the pops at 0.1-0.5 s: a harness artefact, so the bench freezes its heap before
-  measuring and reports any full collection that still happens during the calls. The
-  backend does the same once it has started (`gc.freeze()` in the app's lifespan), so
-  its own full collections scan only what calls create.
-- The backend's own work is small (~0.2 of a core at 50 calls/s with 1,000 sockets,
-  keep-alive pings included), and the number of sockets hardly changes the latency
-  (compare the one-socket line). On a machine whose cores are busy with other work every
-  step waits for the scheduler and the tail grows with the load ("other processes"
-  shows how much of the machine other work took during the run); a pop whose lookup ends
-  after its call has ended is not pushed (by design), so an overloaded machine can also
-  show "lost" pops.
-
-"""
 
 
 if __name__ == "__main__":

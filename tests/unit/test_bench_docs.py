@@ -1,0 +1,84 @@
+"""bench/docs.py: a benchmark's --write-docs replaces its own output block, nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.docs import PERFORMANCE, DocsError, replace_block
+
+DOC = """# Performance
+
+## AMI
+
+Prose about AMI.
+
+```
+$ .venv/bin/python bench/bench_ami.py --copies 1 --write-docs
+old ami figures
+```
+
+More prose.
+
+## FastAGI
+
+Text a person wrote.
+
+```
+$ .venv/bin/python bench/bench_agi.py --calls 10 --write-docs
+old figures
+line two
+```
+
+Verdict text.
+
+```
+$ .venv/bin/python bench/bench_agi_ab.py --rounds 6
+an A/B run that is not the headline
+```
+"""
+
+
+def test_only_the_commands_block_in_its_section_changes():
+    new = replace_block(
+        DOC, "FastAGI", "$ .venv/bin/python bench/bench_agi.py --calls 99", "new figures\n"
+    )
+    assert new == DOC.replace(
+        "bench_agi.py --calls 10 --write-docs\nold figures\nline two\n",
+        "bench_agi.py --calls 99\nnew figures\n",
+    )
+    # The other section's block, the prose and the A/B block are untouched.
+    assert "old ami figures" in new and "an A/B run that is not the headline" in new
+    assert "Text a person wrote." in new and "Verdict text." in new
+
+
+def test_a_program_name_is_not_matched_by_its_prefix():
+    # bench_agi.py must not take bench_agi_ab.py's block (nor the other way round).
+    new = replace_block(DOC, "FastAGI", "$ .venv/bin/python bench/bench_agi_ab.py --x", "ab")
+    assert "old figures" in new and "an A/B run" not in new
+
+
+@pytest.mark.parametrize(
+    ("section", "command"),
+    [
+        ("Routing", "$ .venv/bin/python bench/bench_agi.py"),  # no such section
+        ("AMI", "$ .venv/bin/python bench/bench_agi.py"),  # not in that section
+        ("FastAGI", "bench_agi.py --calls 1"),  # not a command line
+    ],
+)
+def test_what_is_missing_is_an_error_not_an_appended_guess(section, command):
+    with pytest.raises(DocsError):
+        replace_block(DOC, section, command, "x")
+
+
+@pytest.mark.parametrize(
+    ("section", "script"),
+    [
+        ("AMI", "bench_ami.py"),
+        ("Screen-pop latency", "bench_screenpop.py"),
+        ("FastAGI", "bench_agi.py"),
+    ],
+)
+def test_performance_md_has_a_block_for_each_benchmark_that_writes_it(section, script):
+    document = PERFORMANCE.read_text()
+    replaced = replace_block(document, section, f"$ .venv/bin/python bench/{script} --x", "y")
+    assert replaced != document
