@@ -13,11 +13,13 @@ of the environment to the acknowledgement. Every call is then checked in Postgre
 The classic scripts are run as Asterisk runs them (a new process per request, the
 environment on stdin), several at once.
 
-    .venv/bin/python bench/bench_agi.py [--calls N] [--concurrency C] [--write-docs]
+    .venv/bin/python bench/bench_agi.py [--calls N] [--concurrency C] [--rounds R]
+                                        [--write-docs]
 
 ``--concurrency`` is the number of requests in flight, i.e. calls starting or ending at
-the same moment on the PBX; the headline figures use it, and ``--sweep`` prints a few
-other values for context.
+the same moment on the PBX; the headline figures use it (medians of ``--rounds``
+measurements), and ``--sweep`` prints a few other values for context. ``--write-docs``
+replaces the output block under "## FastAGI" in docs/performance.md (bench/docs.py).
 """
 
 from __future__ import annotations
