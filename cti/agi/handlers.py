@@ -17,7 +17,12 @@ What call-end derives, from what Asterisk 22 really sets in a hangup handler
 answered; QEHOLDTIME is the wait until then; DIALEDTIME is the time spent in Queue();
 QUEUESTATUS is set only when Queue() returned on its own (TIMEOUT, JOINEMPTY, ...), never
 when the caller hung up inside it; DIALSTATUS is not set by Queue and CDR() reads a fresh
-empty record, so neither is used.
+empty record, so neither is used for a citizen's call.
+
+A call the hotline placed ([revisit], ``direction=outbound``) is the agent's channel
+dialling the citizen: its number is the dialled one (``number``, digits only), its agent
+the channel's endpoint, and its end what ``Dial()`` set: DIALSTATUS, ANSWEREDTIME,
+DIALEDTIME (``derive_outbound_end``).
 """
 
 from __future__ import annotations
@@ -28,13 +33,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cti.agi.protocol import AgiEnvironment
-from cti.agi.records import LIMITS, NODE, CallRecord, RecordRejected, clean_text
+from cti.agi.records import LIMITS, NODE, OUTBOUND, CallRecord, RecordRejected, clean_text
 from cti.numbers import NumberPlan, normalise
 
 #: Same patterns as cti.store.counties (kept here so the classic scripts need no ORM).
 COUNTY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 INTERFACE = re.compile(r"^[A-Za-z0-9]{1,16}/[A-Za-z0-9_.@:-]{1,63}$")
+#: A channel of an endpoint: ``<tech>/<endpoint>-<sequence in hex>``.
+CHANNEL_OF_ENDPOINT = re.compile(r"([A-Za-z0-9]{1,16}/[A-Za-z0-9_.@:]{1,63})-[0-9a-f]{1,16}")
+#: The number a revisit call dialled ([revisit] in extensions.conf lets digits only pass).
+DIALLED_NUMBER = re.compile(r"^[0-9]{1,32}$")
 #: What Asterisk prints in the environment when a caller field is empty.
 UNKNOWN = "unknown"
 #: Epochs outside 2000-01-01 .. 2100-01-01 are not times a PBX produced.
@@ -170,8 +179,18 @@ def _common(request: AgiRequest, values: _Values, ctx: HandlerContext) -> dict[s
     if node is not None and not NODE.fullmatch(node):
         values.notes.append(f"node: dropped malformed value {node[:40]!r}")
         node = None
-    raw_number = _env_caller_field(env, "callerid")
-    did = values.text("did") or _env_caller_field(env, "dnid")
+    outbound = _outbound(values)
+    if outbound:
+        # A call the hotline placed ([revisit]): the channel is the agent's, its caller
+        # ID is the hotline's. The citizen's number is the dialled one (digits only: the
+        # dialplan refuses anything else), and there is no caller name or DID.
+        raw_number = values.matching("number", DIALLED_NUMBER)
+        name = None
+        did = values.text("did")
+    else:
+        raw_number = _env_caller_field(env, "callerid")
+        name = _env_caller_field(env, "calleridname")
+        did = values.text("did") or _env_caller_field(env, "dnid")
     return {
         "node": node or ctx.node,
         "linkedid": linkedid,
@@ -180,11 +199,33 @@ def _common(request: AgiRequest, values: _Values, ctx: HandlerContext) -> dict[s
         "channel": values.cleaned("channel", env.get("channel") or None),
         "caller_number": normalise(raw_number, ctx.plan).key or None,
         "caller_number_raw": values.cleaned("caller_number_raw", raw_number),
-        "caller_name": values.cleaned("caller_name", _env_caller_field(env, "calleridname")),
+        "caller_name": values.cleaned("caller_name", name),
         "did": values.cleaned("did", did),
         "county": values.matching("county", COUNTY_CODE),
         "queue": values.matching("queue", QUEUE_NAME),
+        "direction": OUTBOUND if outbound else None,
     }
+
+
+def _outbound(values: _Values) -> bool:
+    """Whether the request is about a call the hotline placed (``direction=outbound``).
+    Never read from the channel: a citizen's call does not pass it."""
+    direction = values.text("direction")
+    if direction is None or direction == "inbound":
+        return False
+    if direction == OUTBOUND:
+        return True
+    values.notes.append(f"direction: unknown value {direction[:40]!r}; taken as inbound")
+    return False
+
+
+def _channel_interface(channel: str | None) -> str | None:
+    """``PJSIP/1001`` for the channel ``PJSIP/1001-00000006`` (the endpoint, as queue
+    members and ``users.interface`` name it); None for anything else."""
+    if channel is None:
+        return None
+    match = CHANNEL_OF_ENDPOINT.fullmatch(channel)
+    return match.group(1) if match and INTERFACE.fullmatch(match.group(1)) else None
 
 
 _COMMON_PULLS = {
@@ -224,6 +265,9 @@ class EndFacts:
     queue_status: str | None = None  # QUEUESTATUS
     transferred: bool = False  # BLINDTRANSFER / ATTENDEDTRANSFER set
     after_hours: str | None = None  # CTI_AFTER_HOURS: "voicemail" or "callback"
+    #: A call the hotline placed: ``Dial()``'s DIALSTATUS decides, not a queue.
+    outbound: bool = False
+    dial_status: str | None = None  # DIALSTATUS
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +294,8 @@ def derive_end(facts: EndFacts) -> EndOutcome:
     in capture2's n-answered call ANSWEREDTIME was 9 while TalkTime was 10 = 12 - 2.
     ANSWEREDTIME is the fallback when either is missing.
     """
+    if facts.outbound:
+        return derive_outbound_end(facts)
     answered = facts.member is not None
     queued_at = facts.queued_at
     if queued_at is None and facts.dialed is not None:
@@ -287,6 +333,36 @@ def derive_end(facts: EndFacts) -> EndOutcome:
     return EndOutcome(disposition, wait, talk, queued_at, answered_at)
 
 
+DIAL_STATUS = re.compile(r"^[A-Z]{1,16}$")
+#: DIALSTATUS values of a Dial() that reached nobody (besides NOANSWER and CANCEL).
+DIAL_FAILED = frozenset({"BUSY", "CONGESTION", "CHANUNAVAIL", "INVALIDARGS", "TORTURE"})
+
+
+def derive_outbound_end(facts: EndFacts) -> EndOutcome:
+    """Disposition, wait and talk time of a call the hotline placed ([revisit]).
+
+    ``Dial()`` sets DIALSTATUS, ANSWEREDTIME and DIALEDTIME before the hangup handler
+    runs (the capture's Originate follow-up: ANSWER, 4 and 6):
+
+    * answered: DIALSTATUS ANSWER; talk is ANSWEREDTIME, the wait the ringing before it
+      (DIALEDTIME - ANSWEREDTIME);
+    * timeout: NOANSWER, nobody picked up before Dial's timeout;
+    * abandoned: CANCEL, the agent hung up while the citizen's phone rang;
+    * failed: busy, congestion, unavailable, or Dial never ran (no DIALSTATUS).
+    """
+    status = facts.dial_status
+    if status == "ANSWER":
+        talk = facts.answered_time
+        wait = None
+        if facts.dialed is not None and talk is not None and facts.dialed >= talk:
+            wait = facts.dialed - talk
+        answered_at = facts.ended_at - talk if talk is not None else None
+        return EndOutcome("answered", wait, talk, None, answered_at)
+    disposition = {"NOANSWER": "timeout", "CANCEL": "abandoned"}.get(status or "", "failed")
+    talk_s = 0 if facts.dialed is not None else None
+    return EndOutcome(disposition, facts.dialed, talk_s, None, None)
+
+
 def build_call_end(
     request: AgiRequest, pulled: Mapping[str, str | None], ctx: HandlerContext
 ) -> Outcome:
@@ -299,6 +375,10 @@ def build_call_end(
     fields_ = _common(request, values, ctx)
     ended_at = values.epoch("t") or request.received_at
     member = values.matching("member", INTERFACE)
+    outbound = fields_["direction"] == OUTBOUND
+    if outbound and member is None:
+        # The agent who placed the call: the endpoint of the channel that runs [revisit].
+        member = _channel_interface(request.env.get("channel"))
     facts = EndFacts(
         ended_at=ended_at,
         queued_at=values.epoch("queued"),
@@ -309,6 +389,8 @@ def build_call_end(
         queue_status=values.text("queuestatus"),
         transferred=bool(values.text("blindxfer") or values.text("attxfer")),
         after_hours=values.matching("afterhours", AFTER_HOURS),
+        outbound=outbound,
+        dial_status=values.matching("dialstatus", DIAL_STATUS),
     )
     end = derive_end(facts)
     record = CallRecord(

@@ -21,6 +21,8 @@ from typing import Literal
 
 Kind = Literal["call-start", "call-end"]
 KINDS: tuple[Kind, ...] = ("call-start", "call-end")
+Direction = Literal["inbound", "outbound"]
+OUTBOUND: Direction = "outbound"
 REPLACEMENT = "\ufffd"
 
 #: Column lengths of ``calls`` (cti/store/calls.py) for the text fields a record carries.
@@ -90,12 +92,19 @@ class CallRecord:
     disposition: str | None = None
     hangup_cause: int | None = None
     agent_interface: str | None = None
+    #: None: a citizen's call to the hotline; "outbound": a call the hotline placed (a
+    #: revisit). Never updated on an existing row: a call keeps the direction it began with.
+    direction: Direction | None = None
 
     def __post_init__(self) -> None:
         # Runs for every record twice (built by a handler, read back by the writer): kept
         # to plain comparisons, one pass per field group.
         if self.kind not in KINDS:
             raise RecordRejected(f"unknown record kind {self.kind!r}")
+        if self.direction is not None and self.direction != OUTBOUND:
+            if self.direction != "inbound":
+                raise RecordRejected(f"unknown call direction {str(self.direction)[:40]!r}")
+            object.__setattr__(self, "direction", None)  # inbound is the default: none
         if not _NODE_MATCH(self.node):
             raise RecordRejected(f"bad node name {self.node[:80]!r}")
         # (The two patterns also bound the keys' length and exclude NUL.)
@@ -118,6 +127,11 @@ class CallRecord:
     @property
     def key(self) -> tuple[str, str]:
         return (self.node, self.linkedid)
+
+    @property
+    def call_direction(self) -> Direction:
+        """The ``calls.direction`` column's value."""
+        return self.direction or "inbound"
 
     def to_json(self) -> bytes:
         """One line of JSON (no newline inside: JSON escapes control characters)."""

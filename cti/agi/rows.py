@@ -96,6 +96,8 @@ class Folded:
 
     node: str
     linkedid: str
+    #: ``calls.direction``, set when the row is created (the first record says it).
+    direction: str = "inbound"
     start: Row | None = None
     end: Row | None = None  # end fields, plus start fields as fallback values
 
@@ -123,7 +125,7 @@ def fold(records: Iterable[CallRecord]) -> list[Folded]:
     for record in records:
         entry = out.get(record.key)
         if entry is None:
-            entry = out[record.key] = Folded(record.node, record.linkedid)
+            entry = out[record.key] = Folded(record.node, record.linkedid, record.call_direction)
         if record.kind == "call-start":
             part = _start_part(record)
             entry.start = part if entry.start is None else merge_start(entry.start, part)

@@ -284,7 +284,7 @@ def _columns(
     starts = []
     ends = []
     for e in folded:
-        key = {"node": e.node, "linkedid": e.linkedid, "direction": "inbound"}
+        key = {"node": e.node, "linkedid": e.linkedid, "direction": e.direction}
         if e.start is not None:
             row = {
                 **key,

@@ -26,9 +26,8 @@ def _end(node, lid, **kw) -> CallRecord:
     return CallRecord("call-end", node, lid, lid, 0.0, **kw)
 
 
-async def test_lookups_and_row_rules_in_sql_match_the_reference_model(
-    tmp_path, session_factory, seeded, node
-):
+async def _agent(session_factory) -> User:
+    """An agent user with an interface of its own."""
     async with session_factory() as db:
         user = User(
             username=f"agent-{secrets.token_hex(3)}",
@@ -39,6 +38,13 @@ async def test_lookups_and_row_rules_in_sql_match_the_reference_model(
         )
         db.add(user)
         await db.commit()
+    return user
+
+
+async def test_lookups_and_row_rules_in_sql_match_the_reference_model(
+    tmp_path, session_factory, seeded, node
+):
+    user = await _agent(session_factory)
     records = [
         _end(
             node,
@@ -89,6 +95,40 @@ async def test_lookups_and_row_rules_in_sql_match_the_reference_model(
     assert (rows["1.2"].county_id, rows["1.2"].queue) == (None, "county-north")
     assert rows["1.3"].caller_name == "second start" and rows["1.3"].queue == "county-south"
     assert journal.load_checkpoint() == journal.read(Position(1, 0)).end
+
+
+async def test_an_outbound_call_is_stored_outbound_with_its_agent_and_stays_so(
+    tmp_path, session_factory, seeded, node
+):
+    user = await _agent(session_factory)
+    outbound = {"direction": "outbound", "caller_number": "13800138000"}
+    journal = Journal(tmp_path)
+    writer = JournalWriter(journal, session_factory)
+    # End before start, in two batches (a slow call-start), then a citizen's call.
+    journal.append(
+        [
+            _end(
+                node, "3.1", talk_s=4, wait_s=2, agent_interface=user.interface, **outbound
+            ).to_json()
+        ]
+    )
+    await writer.drain_all()
+    journal.append(
+        [
+            _start(node, "3.1", started_at=1795710973.0, **outbound).to_json(),
+            _start(node, "3.2", caller_number="13800138041").to_json(),
+        ]
+    )
+    await writer.drain_all()
+    rows = await rows_for(session_factory, node)
+    assert rows["3.1"].direction == "outbound" and rows["3.2"].direction == "inbound"
+    assert (rows["3.1"].agent_id, rows["3.1"].caller_number) == (user.id, "13800138000")
+    assert (rows["3.1"].disposition, rows["3.1"].talk_s) == ("answered", 4)
+    # A replayed start that says inbound (a journal from before outbound calls were
+    # logged cannot say otherwise) does not turn the call around.
+    journal.append([_start(node, "3.1", caller_name="x").to_json()])
+    await writer.drain_all()
+    assert (await rows_for(session_factory, node))["3.1"].direction == "outbound"
 
 
 async def test_a_record_postgres_refuses_is_set_aside_and_the_rest_commit(
