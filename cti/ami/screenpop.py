@@ -161,7 +161,7 @@ WITH cz AS (
     ORDER BY c.id
     LIMIT :max_citizens
 ), lc AS (
-    SELECT id, started_at, disposition, did, queue, agent_interface, wait_s, talk_s
+    SELECT id, started_at, direction, disposition, did, queue, agent_interface, wait_s, talk_s
     FROM calls
     WHERE caller_number = :number AND NOT (node = :node AND linkedid = :linkedid)
     ORDER BY started_at DESC NULLS LAST, id DESC
@@ -184,8 +184,9 @@ SELECT
         'notes', notes, 'flags', coalesce(flags, '{}'), 'phone_label', phone_label
      ) ORDER BY id), '[]') FROM cz),
     (SELECT coalesce(json_agg(json_build_object(
-        'id', id, 'started_at', started_at AT TIME ZONE 'UTC', 'disposition', disposition,
-        'did', did, 'queue', queue, 'agent_interface', agent_interface,
+        'id', id, 'started_at', started_at AT TIME ZONE 'UTC', 'direction', direction,
+        'disposition', disposition, 'did', did, 'queue', queue,
+        'agent_interface', agent_interface,
         'wait_s', wait_s, 'talk_s', talk_s
      ) ORDER BY started_at DESC NULLS LAST, id DESC), '[]') FROM lc),
     (SELECT coalesce(json_agg(json_build_object(

@@ -169,7 +169,9 @@
     renderList(card.querySelector(".tickets"), pop.open_tickets,
       (t) => `${t.number} · ${t.status} · ${t.description || ""}`);
     renderList(card.querySelector(".calls"), pop.last_calls,
-      (c) => `${c.started_at || ""} · ${c.disposition || ""} · ${c.queue || ""}`);
+      // A revisit call (outbound) went through no queue: say what it was instead.
+      (c) => `${c.started_at || ""} · ${c.disposition || ""} · ${
+        c.direction === "outbound" ? "revisit call" : c.queue || ""}`);
     if (pop.truncated) card.querySelector(".calls").insertAdjacentText("afterend", "(older history not shown)");
     idleEl.hidden = true;
   }

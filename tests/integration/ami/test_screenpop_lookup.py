@@ -50,11 +50,13 @@ async def seed_caller(db: AsyncSession, number: str, node: str) -> dict[str, int
             caller_number=number,
             started_at=T0 + timedelta(days=i),
             disposition=d,
-            queue="county-north",
+            # The oldest is a revisit call the hotline placed: no queue, no DID.
+            direction="outbound" if i == 0 else "inbound",
+            queue=None if i == 0 else "county-north",
             agent_interface="PJSIP/1002",
             wait_s=3 + i,
             talk_s=60 * i,
-            did="9615601",
+            did=None if i == 0 else "9615601",
         )
         for i, d in enumerate(["answered", "abandoned", "answered"])
     ]
@@ -113,6 +115,8 @@ async def test_lookup_finds_citizen_history_and_open_tickets(
     assert citizen["phone_label"] == "home"
     assert [c["id"] for c in result["last_calls"]] == [ids["call2"], ids["call1"], ids["call0"]]
     assert result["last_calls"][1]["disposition"] == "abandoned"
+    # Revisit calls are part of the history, and the agent sees which they are.
+    assert [c["direction"] for c in result["last_calls"]] == ["inbound", "inbound", "outbound"]
     assert sorted(t["id"] for t in result["open_tickets"]) == sorted([ids["t1"], ids["t3"]])
 
 
