@@ -279,7 +279,18 @@ class Journal:
             # to use a few hundred lines of them. Never past the snapshot's size.
             available = max(sizes[pos.segment] - pos.offset, 0)
             want = min(budget, max(64 * 1024, max_entries * 2048), available)
-            with open(self.segment_path(pos.segment), "rb") as handle:
+            try:
+                handle = open(self.segment_path(pos.segment), "rb")
+            except FileNotFoundError:
+                # Released since the snapshot: the writer deletes a segment only once all
+                # of it is committed, so nothing in it is pending (a reader that is not
+                # the writer, e.g. ``cti agi journal status``, can be behind it).
+                later = [n for n in numbers if n > pos.segment]
+                if not later:
+                    break
+                pos = result.end = Position(later[0], 0)
+                continue
+            with handle:
                 handle.seek(pos.offset)
                 data = handle.read(want)
                 if len(data) == want and want < min(budget, available) and b"\n" not in data:

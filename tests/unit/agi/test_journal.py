@@ -97,6 +97,27 @@ def test_reader_skips_a_segment_released_under_it(tmp_path):
     assert payloads == _payloads(1, "x3")
 
 
+def test_a_segment_released_after_the_snapshot_is_skipped_not_an_error(tmp_path, monkeypatch):
+    # `cti agi journal status` reads from the checkpoint it loaded while the writer goes
+    # on: the writer may delete a segment it has committed between the reader's snapshot
+    # of the segments and its opening them.
+    journal = Journal(tmp_path, segment_bytes=90)
+    for i in range(4):
+        journal.append(_payloads(1, f"x{i}"))
+    assert journal.segments() == [1, 2]
+    real_snapshot = Journal._snapshot
+
+    def snapshot_then_release(self: Journal, first: int) -> dict[int, int]:
+        sizes = real_snapshot(self, first)
+        self.segment_path(1).unlink()  # the writer, right after
+        return sizes
+
+    monkeypatch.setattr(Journal, "_snapshot", snapshot_then_release)
+    result = journal.read(Position(1, 0))
+    assert [e.payload for e in result.entries] == _payloads(1, "x3")
+    assert result.end == Position(2, len(encode_line(_payloads(1, "x3")[0])))
+
+
 def test_an_append_never_waits_for_a_reader_checking_its_lines(tmp_path, monkeypatch):
     # The reader is the writer process: niced, it may be descheduled in the middle of a
     # batch. An append answers Asterisk: it must not wait until the reader has checked
