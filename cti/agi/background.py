@@ -28,21 +28,11 @@ from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from cti.agi.journal import Journal, Position
 from cti.agi.writer import JournalWriter, WriterOptions, WriterStats
 from cti.store.db import make_engine, make_session_factory
 
 log = logging.getLogger("cti.agi.writer")
-
-
-def bound_url(session_factory: async_sessionmaker[AsyncSession]) -> str | None:
-    """The database URL a session factory is bound to (None if it is not bound)."""
-    bind = session_factory.kw.get("bind")
-    if isinstance(bind, AsyncEngine):
-        return bind.url.render_as_string(hide_password=False)
-    return None
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

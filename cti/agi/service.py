@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cti.agi.background import WriterProcess, bound_url
+from cti.agi.background import WriterProcess
 from cti.agi.groupcommit import GroupCommitter
 from cti.agi.handlers import HandlerContext
 from cti.agi.journal import Journal, journal_dir
@@ -17,6 +17,7 @@ from cti.agi.session import SessionHandler, SessionLimits
 from cti.agi.writer import JournalWriter, WriterOptions
 from cti.service import Health
 from cti.settings import Settings
+from cti.store.db import bound_url
 
 log = logging.getLogger("cti.agi")
 

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from cti.service import Health
+
 
 def make_engine(url: str, **kwargs: object) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
@@ -17,3 +19,58 @@ def make_engine(url: str, **kwargs: object) -> AsyncEngine:
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def bound_url(session_factory: async_sessionmaker[AsyncSession]) -> str | None:
+    """The database URL a session factory is bound to (None if it is not bound)."""
+    bind = session_factory.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        return bind.url.render_as_string(hide_password=False)
+    return None
+
+
+def own_pool(
+    session_factory: async_sessionmaker[AsyncSession], *, size: int, overflow: int
+) -> AsyncEngine | None:
+    """An engine on the same database as ``session_factory`` with a connection pool of its
+    own (``size`` kept, ``overflow`` more at busy moments), so that a latency-bound part
+    never waits for a connection the rest of the process holds. None when the factory is
+    not bound to an engine (a test's): the caller then shares it."""
+    url = bound_url(session_factory)
+    if url is None:
+        return None
+    return make_engine(url, pool_size=size, max_overflow=overflow)
+
+
+class PoolService:
+    """A pool of its own as a part of ``cti serve`` (``cti.service.Service``): disposed
+    when the process stops, its use shown in /healthz and /metrics."""
+
+    def __init__(self, name: str, engine: AsyncEngine) -> None:
+        self.name = name
+        self.engine = engine
+
+    async def start(self) -> None:
+        """Nothing to do: connections are opened when first used."""
+
+    async def stop(self) -> None:
+        await self.engine.dispose()
+
+    def _pool(self) -> dict[str, int]:
+        pool = self.engine.pool
+        return {
+            "size": int(getattr(pool, "size", lambda: 0)()),
+            "checked_out": int(getattr(pool, "checkedout", lambda: 0)()),
+        }
+
+    def health(self) -> Health:
+        return Health(ok=True, detail=self._pool())
+
+    def metrics(self) -> list[str]:
+        name = "cti_db_pool_checked_out"
+        label = self.name.replace("\\", "\\\\").replace('"', '\\"')
+        return [
+            f"# HELP {name} Connections of a dedicated pool in use.",
+            f"# TYPE {name} gauge",
+            f'{name}{{pool="{label}"}} {self._pool()["checked_out"]}',
+        ]

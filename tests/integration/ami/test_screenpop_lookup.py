@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -174,3 +175,34 @@ async def test_screenpop_end_to_end_from_captured_bytes(
         {"type": "ended", "pop_id": pop["pop_id"]},
     ]
     assert screen.pending("PJSIP/1001") == []
+
+
+async def test_pops_have_a_pool_of_their_own_the_api_cannot_exhaust(
+    database_url: str, settings, seeded
+) -> None:
+    # The process's pool, as small as can be, fully held by "API requests" (a report, a
+    # recordings search): the caller lookup of a pop must not wait for it.
+    from cti.app import build_services
+    from cti.bus import InMemoryBus
+    from cti.store.db import PoolService, make_engine, make_session_factory
+
+    main = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=30)
+    node_settings = settings.model_copy(
+        update={"ami_url": ["ami://hotline:hotline-secret@127.0.0.1:1"]}
+    )
+    services = build_services(node_settings, {"ami"}, make_session_factory(main), InMemoryBus())
+    [pool] = [s for s in services if isinstance(s, PoolService)]
+    [ami] = [s for s in services if s.name == "ami"]
+    assert pool.name == "pop-lookups" and pool.engine is not main
+    assert services.index(pool) < services.index(ami)  # so it is stopped after the AMI side
+    relay_factory = ami._publish.screen_pop.session_factory  # the relay the wiring made
+    offer = next(e for e in replay(call_o_from(unique_number())) if isinstance(e, CallOffered))
+    try:
+        async with main.connect():  # the process's only connection, held
+            result = await asyncio.wait_for(lookup_caller(relay_factory, offer), 20)
+            assert result["known"] is False
+            assert pool.health().detail["size"] == 2
+        assert "cti_db_pool_checked_out" in "\n".join(pool.metrics())
+    finally:
+        await pool.stop()
+        await main.dispose()
