@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -36,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,6 +241,54 @@ async def wait_port(port: int) -> None:
     raise RuntimeError("server did not start")
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One measured run: its duration, every answer's latency, the CPU seconds each of
+    client, server, writer and Postgres used meanwhile, and what other processes used."""
+
+    elapsed: float
+    latencies: list[float]
+    cpu: dict[str, float]
+    other: float
+
+
+async def measured_run(
+    port: int, calls: range, concurrency: int, server_pid: int, database: str
+) -> Measured:
+    """``fastagi_run`` with the CPU each side used during it (``cpu_snapshot``)."""
+    before = cpu_snapshot(server_pid, database)
+    busy = machine_busy()
+    elapsed, latencies = await fastagi_run(port, calls, concurrency)
+    after = cpu_snapshot(server_pid, database)
+    busy = machine_busy() - busy
+    used = {k: after[k] - before[k] for k in before}
+    return Measured(elapsed, latencies, used, busy - sum(used.values()))
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(admin_url: str) -> AsyncIterator[str]:
+    """A new database with the migrations applied and the counties seeded, dropped
+    afterwards; yields its URL."""
+    name = f"cti_bench_{secrets.token_hex(4)}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        stage("migrating a fresh database")
+        await migrate.upgrade(url)
+        engine = make_engine(url)
+        async with make_session_factory(engine)() as db:
+            await seed_counties(db, load_counties())
+            await db.commit()
+        await engine.dispose()
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10_000, help="calls (2 requests each)")
@@ -265,108 +316,98 @@ async def main() -> None:
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
 
-    name = f"cti_bench_{secrets.token_hex(4)}"
-    admin = make_engine(args.admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            stage("migrating a fresh database")
-            await migrate.upgrade(url)
-            async with make_session_factory(engine)() as db:
-                await seed_counties(db, load_counties())
-                await db.commit()
-            port = free_port()
-            env = {
-                **os.environ,
-                "CTI_DATABASE_URL": url,
-                "CTI_DATA_DIR": str(Path(tmp) / "server"),
-                "CTI_AGI_BIND": f"127.0.0.1:{port}",
-                "CTI_NODE_NAME": "bench",
-                "CTI_LOG_LEVEL": "ERROR",
-            }
-            server = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "cti.agi",
-                "run",
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
+    async with fresh_database(args.admin_url) as url:
+        name = make_url(url).database or ""
+        engine = make_engine(url)
+        with tempfile.TemporaryDirectory() as tmp:
             try:
-                await wait_port(port)
-                stage("warming up")
-                warm_up = range(10**7, 10**7 + 200)  # other calls than measured
-                await fastagi_run(port, warm_up, args.concurrency)
-                rounds = []  # (elapsed, latencies) per round
-                cpu = dict.fromkeys(cpu_snapshot(server.pid, name), 0.0)
-                other_cpu = 0.0
-                for round_ in range(args.rounds):
-                    stage(f"{args.calls} calls, round {round_ + 1} of {args.rounds}")
-                    await asyncio.sleep(0.5)  # the writer drains the previous round first
-                    cpu_before = cpu_snapshot(server.pid, name)
-                    busy_before = machine_busy()
-                    first = round_ * args.calls
-                    rounds.append(
-                        await fastagi_run(port, range(first, first + args.calls), args.concurrency)
-                    )
-                    cpu_after = cpu_snapshot(server.pid, name)
-                    used = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
-                    other_cpu += machine_busy() - busy_before - sum(used.values())
-                    cpu = {k: cpu[k] + used[k] for k in cpu}
-                sweep = []
-                offset = args.rounds * args.calls + 1000
-                for concurrency in [int(c) for c in args.sweep.split(",") if c]:
-                    n = args.calls // 4
-                    sweep.append(
-                        (
-                            concurrency,
-                            *await fastagi_run(port, range(offset, offset + n), concurrency),
-                            n,
+                port = free_port()
+                env = {
+                    **os.environ,
+                    "CTI_DATABASE_URL": url,
+                    "CTI_DATA_DIR": str(Path(tmp) / "server"),
+                    "CTI_AGI_BIND": f"127.0.0.1:{port}",
+                    "CTI_NODE_NAME": "bench",
+                    "CTI_LOG_LEVEL": "ERROR",
+                }
+                server = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "cti.agi",
+                    "run",
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+                try:
+                    await wait_port(port)
+                    stage("warming up")
+                    warm_up = range(10**7, 10**7 + 200)  # other calls than measured
+                    await fastagi_run(port, warm_up, args.concurrency)
+                    rounds: list[Measured] = []
+                    cpu = dict.fromkeys(cpu_snapshot(server.pid, name), 0.0)
+                    other_cpu = 0.0
+                    for round_ in range(args.rounds):
+                        stage(f"{args.calls} calls, round {round_ + 1} of {args.rounds}")
+                        await asyncio.sleep(0.5)  # the writer drains the previous round first
+                        first = round_ * args.calls
+                        run = await measured_run(
+                            port,
+                            range(first, first + args.calls),
+                            args.concurrency,
+                            server.pid,
+                            name,
                         )
-                    )
-                    offset += n
-                stage("waiting for Postgres")
-                drain_began = time.perf_counter()
-                async with make_session_factory(engine)() as db:
-                    target = args.rounds * args.calls + 200 + sum(n for *_, n in sweep)
-                    while True:
-                        done = await db.scalar(
-                            select(func.count())
-                            .select_from(Call)
-                            .where(Call.node == "bench", Call.disposition == "answered")
+                        rounds.append(run)
+                        other_cpu += run.other
+                        cpu = {k: cpu[k] + run.cpu[k] for k in cpu}
+                    sweep = []
+                    offset = args.rounds * args.calls + 1000
+                    for concurrency in [int(c) for c in args.sweep.split(",") if c]:
+                        n = args.calls // 4
+                        sweep.append(
+                            (
+                                concurrency,
+                                *await fastagi_run(port, range(offset, offset + n), concurrency),
+                                n,
+                            )
                         )
-                        if done >= target:
-                            break
-                        await asyncio.sleep(0.05)
-                    total = await db.scalar(
-                        select(func.count()).select_from(Call).where(Call.node == "bench")
-                    )
-                    if total != target:
-                        raise RuntimeError(f"{total} rows for {target} calls")
-                drained_after = time.perf_counter() - drain_began
+                        offset += n
+                    stage("waiting for Postgres")
+                    drain_began = time.perf_counter()
+                    async with make_session_factory(engine)() as db:
+                        target = args.rounds * args.calls + 200 + sum(n for *_, n in sweep)
+                        while True:
+                            done = await db.scalar(
+                                select(func.count())
+                                .select_from(Call)
+                                .where(Call.node == "bench", Call.disposition == "answered")
+                            )
+                            if done >= target:
+                                break
+                            await asyncio.sleep(0.05)
+                        total = await db.scalar(
+                            select(func.count()).select_from(Call).where(Call.node == "bench")
+                        )
+                        if total != target:
+                            raise RuntimeError(f"{total} rows for {target} calls")
+                    drained_after = time.perf_counter() - drain_began
+                finally:
+                    server.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(server.wait(), 30)
+                stage(f"classic scripts: {args.classic_requests} requests")
+                classic_rate = classic_run(
+                    args.classic_requests, args.classic_concurrency, Path(tmp) / "classic"
+                )
             finally:
-                server.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(server.wait(), 30)
-            stage(f"classic scripts: {args.classic_requests} requests")
-            classic_rate = classic_run(
-                args.classic_requests, args.classic_concurrency, Path(tmp) / "classic"
-            )
-        finally:
-            await engine.dispose()
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await admin.dispose()
+                await engine.dispose()
 
     requests = 2 * args.calls
-    rates = [requests / el for el, _ in rounds]
-    p50s = [quantile_ms(lt, 0.5) for _, lt in rounds]
-    p99s = [quantile_ms(lt, 0.99) for _, lt in rounds]
+    rates = [requests / r.elapsed for r in rounds]
+    p50s = [quantile_ms(r.latencies, 0.5) for r in rounds]
+    p99s = [quantile_ms(r.latencies, 0.99) for r in rounds]
     rate, p50, p99 = (statistics.median(x) for x in (rates, p50s, p99s))
-    elapsed = sum(el for el, _ in rounds)
+    elapsed = sum(r.elapsed for r in rounds)
     ratio = rate / classic_rate
     meets = lambda ok: "meets" if ok else "MISSES"  # noqa: E731
     spread = lambda xs, f: "-".join(f.format(x) for x in (min(xs), max(xs)))  # noqa: E731

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import signal
 import statistics
 import subprocess
@@ -36,13 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import bench_agi  # noqa: E402
-from cti.seed import load_counties, seed_counties  # noqa: E402
-from cti.store import migrate  # noqa: E402
-from cti.store.db import make_engine, make_session_factory  # noqa: E402
 
 _RUN = "from cti.agi.__main__ import main; raise SystemExit(main(['run']))"
 
@@ -91,22 +86,17 @@ async def measure(
         await bench_agi.wait_port(port)
         await bench_agi.fastagi_run(port, range(calls, calls + 300), concurrency)  # warm-up
         await asyncio.sleep(0.3)
-        before = bench_agi.cpu_snapshot(server.pid, database)
-        busy = bench_agi.machine_busy()
-        elapsed, latencies = await bench_agi.fastagi_run(port, range(calls), concurrency)
-        after = bench_agi.cpu_snapshot(server.pid, database)
-        busy = bench_agi.machine_busy() - busy
+        run = await bench_agi.measured_run(port, range(calls), concurrency, server.pid, database)
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 30)
     requests = 2 * calls
-    used = {k: after[k] - before[k] for k in before}
     return {
-        "rps": requests / elapsed,
-        "p50": bench_agi.quantile_ms(latencies, 0.5),
-        "p99": bench_agi.quantile_ms(latencies, 0.99),
-        **{k: v / requests * 1e6 for k, v in used.items()},
-        "other": max(busy - sum(used.values()), 0) / elapsed,
+        "rps": requests / run.elapsed,
+        "p50": bench_agi.quantile_ms(run.latencies, 0.5),
+        "p99": bench_agi.quantile_ms(run.latencies, 0.99),
+        **{k: v / requests * 1e6 for k, v in run.cpu.items()},
+        "other": max(run.other, 0) / run.elapsed,
     }
 
 
@@ -145,11 +135,6 @@ def parse_args() -> tuple[argparse.Namespace, list[Variant]]:
 
 
 async def main(args: argparse.Namespace, variants: list[Variant]) -> None:
-    name = f"cti_bench_{secrets.token_hex(4)}"
-    admin = make_engine(args.admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     results: dict[str, list[dict[str, float]]] = {v[0]: [] for v in variants}
     print(
         f"cores: {os.cpu_count()}, {args.calls} calls = {2 * args.calls} requests per "
@@ -157,13 +142,7 @@ async def main(args: argparse.Namespace, variants: list[Variant]) -> None:
         f"load average before: {loadavg()}",
         flush=True,
     )
-    try:
-        await migrate.upgrade(url)
-        engine = make_engine(url)
-        async with make_session_factory(engine)() as db:
-            await seed_counties(db, load_counties())
-            await db.commit()
-        await engine.dispose()
+    async with bench_agi.fresh_database(args.admin_url) as url:
         with tempfile.TemporaryDirectory() as tmp:
             for round_ in range(args.rounds):
                 for vname, tree, options in variants if round_ % 2 == 0 else variants[::-1]:
@@ -179,10 +158,6 @@ async def main(args: argparse.Namespace, variants: list[Variant]) -> None:
                     results[vname].append(result)
                     print(f"round {round_} {line(vname, result)} | load {loadavg()}", flush=True)
                     await asyncio.sleep(1)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
     print(f"medians over {args.rounds} rounds (load average after: {loadavg()}):")
     for vname, rounds in results.items():
         median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
