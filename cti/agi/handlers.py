@@ -40,7 +40,8 @@ from cti.numbers import NumberPlan, normalise
 COUNTY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 INTERFACE = re.compile(r"^[A-Za-z0-9]{1,16}/[A-Za-z0-9_.@:-]{1,63}$")
-#: A channel of an endpoint: ``<tech>/<endpoint>-<sequence in hex>``.
+#: A channel of an endpoint: ``<tech>/<endpoint>-<sequence in hex>``; the endpoint part
+#: is an ``INTERFACE`` (the same characters, less the ``-`` that ends it).
 CHANNEL_OF_ENDPOINT = re.compile(r"([A-Za-z0-9]{1,16}/[A-Za-z0-9_.@:]{1,63})-[0-9a-f]{1,16}")
 #: The number a revisit call dialled ([revisit] in extensions.conf lets digits only pass).
 DIALLED_NUMBER = re.compile(r"^[0-9]{1,32}$")
@@ -222,10 +223,8 @@ def _outbound(values: _Values) -> bool:
 def _channel_interface(channel: str | None) -> str | None:
     """``PJSIP/1001`` for the channel ``PJSIP/1001-00000006`` (the endpoint, as queue
     members and ``users.interface`` name it); None for anything else."""
-    if channel is None:
-        return None
-    match = CHANNEL_OF_ENDPOINT.fullmatch(channel)
-    return match.group(1) if match and INTERFACE.fullmatch(match.group(1)) else None
+    match = CHANNEL_OF_ENDPOINT.fullmatch(channel or "")
+    return match.group(1) if match else None
 
 
 _COMMON_PULLS = {
@@ -334,8 +333,9 @@ def derive_end(facts: EndFacts) -> EndOutcome:
 
 
 DIAL_STATUS = re.compile(r"^[A-Z]{1,16}$")
-#: DIALSTATUS values of a Dial() that reached nobody (besides NOANSWER and CANCEL).
-DIAL_FAILED = frozenset({"BUSY", "CONGESTION", "CHANUNAVAIL", "INVALIDARGS", "TORTURE"})
+#: DIALSTATUS of an unanswered Dial() -> disposition; any other status (BUSY, CONGESTION,
+#: CHANUNAVAIL, ..., or none) is "failed".
+DIAL_UNANSWERED = {"NOANSWER": "timeout", "CANCEL": "abandoned"}
 
 
 def derive_outbound_end(facts: EndFacts) -> EndOutcome:
@@ -358,7 +358,7 @@ def derive_outbound_end(facts: EndFacts) -> EndOutcome:
             wait = facts.dialed - talk
         answered_at = facts.ended_at - talk if talk is not None else None
         return EndOutcome("answered", wait, talk, None, answered_at)
-    disposition = {"NOANSWER": "timeout", "CANCEL": "abandoned"}.get(status or "", "failed")
+    disposition = DIAL_UNANSWERED.get(status or "", "failed")
     talk_s = 0 if facts.dialed is not None else None
     return EndOutcome(disposition, facts.dialed, talk_s, None, None)
 
