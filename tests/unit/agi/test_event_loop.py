@@ -21,21 +21,21 @@ def _loop_module() -> str:
     return seen[0]
 
 
-def test_uvloop_when_installed():
-    pytest.importorskip("uvloop")
-    assert _loop_module().startswith("uvloop")
+def _assert_both_loops_are(module: str) -> None:
+    """``cti agi run``'s loop and the writer process's loop both come from ``module``."""
+    assert _loop_module().startswith(module)
     loop = _new_loop()
     try:
-        assert type(loop).__module__.startswith("uvloop")
+        assert type(loop).__module__.startswith(module)
     finally:
         loop.close()
+
+
+def test_uvloop_when_installed():
+    pytest.importorskip("uvloop")
+    _assert_both_loops_are("uvloop")
 
 
 def test_asyncio_when_uvloop_cannot_be_imported(monkeypatch):
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop -> ImportError
-    assert _loop_module().startswith("asyncio")
-    loop = _new_loop()
-    try:
-        assert type(loop).__module__.startswith("asyncio")
-    finally:
-        loop.close()
+    _assert_both_loops_are("asyncio")
