@@ -1,5 +1,5 @@
 """A call that ends as a callback request gets exactly one ``callback_requests`` row, in
-the transaction of the call's end, on both writer paths (asyncpg and ORM session)."""
+the transaction of the call's end."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from cti.agi.journal import Journal
 from cti.agi.records import CallRecord
-from cti.agi.writer import JournalWriter, LookupCache, upsert_records
+from cti.agi.writer import JournalWriter
 from cti.store.callbacks import CallbackRequest
 from cti.store.calls import Call
 from cti.store.counties import County
@@ -103,10 +103,20 @@ async def test_callback_calls_become_one_request_each_and_replays_change_nothing
     journal.close()
 
 
-async def test_the_orm_path_creates_the_same_requests(session_factory, seeded, node):
-    records = [_start(node, "2.1"), _end(node, "2.1", "callback"), _end(node, "2.2", "voicemail")]
-    for _ in range(2):
-        async with session_factory() as db, db.begin():
-            await upsert_records(db, records, LookupCache(ttl=0))
+async def test_retried_and_contradicting_ends_in_one_batch(tmp_path, session_factory, seeded, node):
+    """Both ends of 3.1 are callbacks (a retry: two rounds of ends in one batch); 3.2's
+    later end says voicemail, and the row's final disposition is what decides."""
+    records = [
+        _start(node, "3.1"),
+        _end(node, "3.1", "callback"),
+        _end(node, "3.1", "callback"),
+        _end(node, "3.2", "callback"),
+        _end(node, "3.2", "voicemail"),
+    ]
+    journal = Journal(tmp_path)
+    journal.append([r.to_json() for r in records])
+    writer = JournalWriter(journal, session_factory)
+    assert await writer.drain_all() == len(records)
     requests = await _requests(session_factory, node)
-    assert set(requests) == {"2.1"} and requests["2.1"].status == "open"
+    assert set(requests) == {"3.1"} and requests["3.1"].status == "open"
+    journal.close()

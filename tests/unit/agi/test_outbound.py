@@ -24,7 +24,6 @@ from cti.agi.handlers import (
 )
 from cti.agi.protocol import parse_environment, parse_target
 from cti.agi.records import CallRecord, RecordRejected
-from cti.agi.rows import fold
 from cti.numbers import NumberPlan
 
 CTX = HandlerContext(node="node-a", plan=NumberPlan())
@@ -112,7 +111,7 @@ def test_a_revisit_call_is_logged_outbound_with_the_citizens_number_and_the_agen
     assert e.agent_interface == "PJSIP/1001"  # who placed it: users.interface
     # In the journal and back: the direction survives, an inbound record carries none.
     assert CallRecord.from_json(e.to_json()).direction == "outbound"
-    assert fold([start.record, e])[0].direction == "outbound"
+    assert start.record.call_direction == e.call_direction == "outbound"
 
 
 @pytest.mark.parametrize(

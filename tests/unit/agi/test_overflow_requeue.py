@@ -5,7 +5,7 @@ then names the queue that took the call, in any arrival order of the three recor
 import itertools
 
 from cti.agi.records import CallRecord
-from cti.agi.rows import apply, apply_folded, fold
+from cti.agi.rows import apply
 
 T0 = 1_795_712_000.0
 
@@ -38,8 +38,6 @@ def test_the_row_names_the_overflow_queue_and_keeps_the_first_start():
     for record in (first, again, end):
         row = apply(row, record)
     assert (row["queue"], row["county"], row["started_at"]) == ("central", "north", T0)
-    assert [e.start["queue"] for e in fold([first, again, end])] == ["central"]
-    assert apply_folded(None, fold([first, again, end])[0]) == row
 
 
 def test_the_end_may_arrive_before_the_second_start():

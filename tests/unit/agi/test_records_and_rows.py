@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cti.agi.records import CallRecord, RecordRejected, clean_text
-from cti.agi.rows import END_FIELDS, START_FIELDS, apply, apply_folded, fold, normalised
+from cti.agi.rows import END_FIELDS, START_FIELDS, apply, normalised
 
 
 def test_clean_text():
@@ -50,7 +50,7 @@ def test_record_refuses_unstorable_text_and_maps_empty_to_none():
     assert CallRecord("call-start", "n", "1", "1", 0.0, caller_name="").caller_name is None
 
 
-# --- the row rules, as a property: any batching of any sequence gives the same rows ----
+# --- the row rules, as a property (batching: tests/integration/agi/test_upsert_rules.py) ---
 
 _text = st.sampled_from([None, "a", "b"])
 
@@ -84,22 +84,6 @@ def _sequential(recs):
     for record in recs:
         rows[record.key] = apply(rows.get(record.key), record)
     return {k: normalised(v) for k, v in rows.items()}
-
-
-def _batched(recs, cuts):
-    rows = {}
-    bounds = sorted({0, len(recs), *[c % (len(recs) + 1) for c in cuts]})
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
-        for entry in fold(recs[lo:hi]):
-            key = (entry.node, entry.linkedid)
-            rows[key] = apply_folded(rows.get(key), entry)
-    return {k: normalised(v) for k, v in rows.items()}
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(records(), max_size=12), st.lists(st.integers(0, 20), max_size=4))
-def test_batching_does_not_change_the_rows(recs, cuts):
-    assert _batched(recs, cuts) == _sequential(recs)
 
 
 @settings(max_examples=300, deadline=None)
