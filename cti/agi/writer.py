@@ -43,6 +43,12 @@ class WriterOptions:
     #: time; 10 ms cost more per record (bench/bench_agi.py: writer 196 -> 168 us of CPU
     #: per request, Postgres 73 -> 59 us) for no gain in the answers' p99.
     linger: float = 0.03
+    #: How far the checkpoint on disk may lag the commits. It is saved (fsync'd twice) at
+    #: most this often, when the writer finds nothing more to do, before it releases a
+    #: segment and when it stops; a crash in between replays what was committed since,
+    #: which the upserts make harmless. Saved after every batch it cost ~10 us of CPU per
+    #: record (docs/performance.md).
+    checkpoint_interval: float = 0.5
     #: A batch that takes longer than this is abandoned and retried (hung connection).
     batch_timeout: float = 30.0
     backoff_initial: float = 0.1
@@ -127,6 +133,9 @@ class JournalWriter:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._position: Position | None = None
+        #: The position in checkpoint.json, and when it was saved (monotonic).
+        self._saved: Position | None = None
+        self._saved_at = 0.0
         #: Called after every batch and every failed attempt (the writer process reports
         #: its counters to its parent through it).
         self.on_batch: Callable[[], None] | None = None
@@ -155,6 +164,9 @@ class JournalWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.stats.holds_lock and self._position != self._saved:
+            with contextlib.suppress(Exception):  # the next writer replays from the last one
+                self.journal.save_checkpoint(self._position)  # type: ignore[arg-type]
         self.journal.unlock_writer()
         self.stats.holds_lock = False
 
@@ -165,7 +177,7 @@ class JournalWriter:
             log.warning("another process drains this journal; waiting for its lock")
             await self._sleep(self.options.lock_retry)
         self.stats.holds_lock = True
-        self._position = await asyncio.to_thread(self.journal.load_checkpoint)
+        self._position = self._saved = await asyncio.to_thread(self.journal.load_checkpoint)
         backoff = self.options.backoff_initial
         while not self._stopping.is_set():
             try:
@@ -206,7 +218,7 @@ class JournalWriter:
     async def drain_once(self) -> int:
         """Commit the next batch; returns how many journal lines it consumed (0: none)."""
         if self._position is None:
-            self._position = await asyncio.to_thread(self.journal.load_checkpoint)
+            self._position = self._saved = await asyncio.to_thread(self.journal.load_checkpoint)
         start = self._position
         result = await asyncio.to_thread(
             self.journal.read, start, max_entries=self.options.batch_size
@@ -220,10 +232,12 @@ class JournalWriter:
             log.warning("damaged journal line skipped", extra={"position": str(position)})
             await asyncio.to_thread(self.journal.reject, line, "damaged line (torn by a crash)")
         if result.end != start:
-            await asyncio.to_thread(self.journal.save_checkpoint, result.end)
             self._position = result.end
             if result.end.segment != start.segment:
+                await self._save_checkpoint()  # before the segments it passed are deleted
                 await asyncio.to_thread(self.journal.release_before, result.end)
+            elif time.monotonic() - self._saved_at >= self.options.checkpoint_interval:
+                await self._save_checkpoint()
         if entries:
             # Records Postgres refused went to rejected.jnl: counted there, not here.
             self.stats.committed += committed
@@ -235,9 +249,18 @@ class JournalWriter:
         if self.on_batch is not None and result.end != start:
             self.on_batch()
         moved = len(result.entries) + len(result.corrupt)
-        if moved == 0 and self.on_idle is not None:
-            self.on_idle()
+        if moved == 0:
+            if self._position != self._saved:
+                await self._save_checkpoint()
+            if self.on_idle is not None:
+                self.on_idle()
         return moved
+
+    async def _save_checkpoint(self) -> None:
+        position = self._position
+        assert position is not None
+        await asyncio.to_thread(self.journal.save_checkpoint, position)
+        self._saved, self._saved_at = position, time.monotonic()
 
     async def _commit(self, entries: Sequence[Entry]) -> int:
         """Commit ``entries``; returns how many are in Postgres (the others, refused for

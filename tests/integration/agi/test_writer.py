@@ -186,3 +186,57 @@ async def test_the_writer_process_reports_once_a_second_not_after_every_batch(
     assert status["reports"] <= 4 + 2 * elapsed, (status["reports"], elapsed)
     assert service.health().detail["journal_backlog_bytes"] == 0
     assert len(await rows_for(session_factory, node)) == len(records)
+
+
+async def test_the_checkpoint_lags_the_commits_at_most_an_interval_and_catches_up_when_idle(
+    tmp_path, session_factory, node
+):
+    records = [_start(node, f"4.{i}", caller_name=f"c{i}").to_json() for i in range(12)]
+    journal = Journal(tmp_path)
+    journal.append(records)
+    first = journal.load_checkpoint()
+    every_hour = WriterOptions(batch_size=4, checkpoint_interval=3600)
+    writer = JournalWriter(journal, session_factory, every_hour)
+    assert await writer.drain_once() == 4
+    assert await writer.drain_once() == 4
+    # Committed, but not yet worth two fsyncs: a crash now replays them (harmlessly).
+    assert len(await rows_for(session_factory, node)) == 8
+    assert journal.load_checkpoint() == first and writer.position != first
+    await writer.drain_all()  # the last batch, then nothing to do: saved
+    assert journal.load_checkpoint() == writer.position == journal.read(first).end
+
+    # Stopping saves it too: a writer that holds the lock and has committed past it.
+    more = [_start(node, f"5.{i}").to_json() for i in range(4)]
+    journal.append(more)
+    second = JournalWriter(journal, session_factory, every_hour)
+    assert journal.try_lock_writer()
+    second.stats.holds_lock = True
+    assert await second.drain_once() == 4
+    assert journal.load_checkpoint() != second.position
+    await second.stop()
+    assert journal.load_checkpoint() == second.position
+
+    # With no interval, every batch saves it.
+    journal.append(more)
+    eager = JournalWriter(journal, session_factory, WriterOptions(checkpoint_interval=0))
+    assert await eager.drain_once() == 4
+    assert journal.load_checkpoint() == eager.position
+    journal.close()
+
+
+async def test_the_checkpoint_is_saved_before_a_segment_is_released(
+    tmp_path, session_factory, node
+):
+    journal = Journal(tmp_path, segment_bytes=200)  # two or three records per segment
+    for i in range(12):
+        journal.append([_start(node, f"6.{i}").to_json()])
+    assert len(journal.segments()) > 2
+    writer = JournalWriter(
+        journal, session_factory, WriterOptions(batch_size=5, checkpoint_interval=3600)
+    )
+    assert await writer.drain_once() == 5
+    # The batch moved past whole segments: they are deleted, and only after the
+    # checkpoint that no longer needs them is on disk.
+    assert journal.load_checkpoint() == writer.position
+    assert journal.segments()[0] == writer.position.segment
+    journal.close()
