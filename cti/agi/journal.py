@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 #: The journal's folder inside the data folder (``CTI_DATA_DIR``).
 JOURNAL_DIRNAME = "agi-journal"
@@ -43,16 +44,17 @@ class JournalError(Exception):
     """The journal folder is unusable (permissions, disk full, ...)."""
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Position:
-    """A place in the journal: segment number and byte offset inside it."""
+class Position(NamedTuple):
+    """A place in the journal: segment number and byte offset inside it (ordered).
+
+    Named tuples, not frozen dataclasses: the reader makes two of these and an ``Entry``
+    per record, and a tuple is built several times faster."""
 
     segment: int
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One record read back: its payload, where it starts, and where the next one starts."""
 
     position: Position
