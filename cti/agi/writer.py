@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.agi.journal import Entry, Journal, Position
 from cti.agi.records import CallRecord, RecordRejected
@@ -111,6 +111,14 @@ class WriterStats:
 STOP_GRACE = 2.0
 
 
+async def _discard(conn: AsyncConnection, *, invalidate: bool) -> None:
+    """Close a pooled connection: back to the pool, or (``invalidate``) for good."""
+    with contextlib.suppress(Exception):
+        if invalidate:
+            await conn.invalidate()
+        await conn.close()
+
+
 def _consume_result(task: asyncio.Task[None]) -> None:
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not warn about it
@@ -133,6 +141,8 @@ class JournalWriter:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._position: Position | None = None
+        #: The pooled connection kept between batches, and its asyncpg object.
+        self._held: tuple[AsyncConnection, Any] | None = None
         #: The position in checkpoint.json, and when it was saved (monotonic).
         self._saved: Position | None = None
         self._saved_at = 0.0
@@ -164,6 +174,7 @@ class JournalWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._release()
         if self.stats.holds_lock and self._position != self._saved:
             with contextlib.suppress(Exception):  # the next writer replays from the last one
                 self.journal.save_checkpoint(self._position)  # type: ignore[arg-type]
@@ -193,6 +204,7 @@ class JournalWriter:
                 continue
             backoff = self.options.backoff_initial
             if moved == 0:
+                await self._release()
                 await self._sleep(self.options.poll_interval)
             elif moved < self.options.batch_size:
                 await asyncio.sleep(self.options.linger)
@@ -305,27 +317,43 @@ class JournalWriter:
         task.result()
 
     async def _upsert(self, payloads: list[bytes]) -> None:
-        """The batch on a pooled connection's asyncpg object: the statements are plain
-        SQL with ``$n`` parameters, run without SQLAlchemy's execution path."""
-        engine = self.session_factory.kw.get("bind")
-        if not isinstance(engine, AsyncEngine) or engine.dialect.driver != "asyncpg":
-            raise TypeError("the journal writer needs a postgresql+asyncpg engine")
-        async with engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
+        """The batch on the asyncpg object of a pooled connection, which the writer keeps
+        between batches while there is work (``_release``): the statements are plain SQL
+        with ``$n`` parameters, run without SQLAlchemy's execution path, and a busy writer
+        does not check a connection out of the pool and back in for every batch."""
+        held = self._held
+        if held is None:
+            engine = self.session_factory.kw.get("bind")
+            if not isinstance(engine, AsyncEngine) or engine.dialect.driver != "asyncpg":
+                raise TypeError("the journal writer needs a postgresql+asyncpg engine")
+            conn = await engine.connect()
             try:
-                await upsert_payloads(raw, payloads)
-            except Exception as exc:
-                if is_permanent(exc):
-                    raise PermanentFailure(str(exc)[:300]) from exc
-                # Lost or hung mid-batch: the connection's state is unknown, so it is
-                # closed rather than returned to the pool.
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()
-                raise
+                raw = (await conn.get_raw_connection()).driver_connection
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()
+                await _discard(conn, invalidate=True)
                 raise
+            held = self._held = (conn, raw)
+        conn, raw = held
+        try:
+            await upsert_payloads(raw, payloads)
+        except Exception as exc:
+            if is_permanent(exc):  # the transaction rolled back; the connection is fine
+                raise PermanentFailure(str(exc)[:300]) from exc
+            # Lost or hung mid-batch: the connection's state is unknown, so it is closed
+            # rather than returned to the pool.
+            self._held = None
+            await _discard(conn, invalidate=True)
+            raise
+        except BaseException:  # cancelled (stop, batch timeout): likewise
+            self._held = None
+            await _discard(conn, invalidate=True)
+            raise
+
+    async def _release(self) -> None:
+        """Hand the kept connection back to the pool (nothing to do for now, stopping)."""
+        held, self._held = self._held, None
+        if held is not None:
+            await _discard(held[0], invalidate=False)
 
     async def drain_all(self) -> int:
         """Commit everything in the journal now (CLI, tests); returns records committed."""
@@ -335,4 +363,5 @@ class JournalWriter:
             moved = await self.drain_once()
             total += self.stats.committed - before
             if moved == 0:
+                await self._release()
                 return total

@@ -221,6 +221,7 @@ async def test_the_checkpoint_lags_the_commits_at_most_an_interval_and_catches_u
     eager = JournalWriter(journal, session_factory, WriterOptions(checkpoint_interval=0))
     assert await eager.drain_once() == 4
     assert journal.load_checkpoint() == eager.position
+    await eager.stop()  # hands back the connection it kept between batches
     journal.close()
 
 
@@ -239,4 +240,23 @@ async def test_the_checkpoint_is_saved_before_a_segment_is_released(
     # checkpoint that no longer needs them is on disk.
     assert journal.load_checkpoint() == writer.position
     assert journal.segments()[0] == writer.position.segment
+    await writer.stop()
+    journal.close()
+
+
+async def test_a_busy_writer_keeps_its_connection_and_hands_it_back_when_idle(
+    tmp_path, session_factory, node
+):
+    pool = session_factory.kw["bind"].pool
+    journal = Journal(tmp_path)
+    journal.append([_start(node, f"7.{i}").to_json() for i in range(8)])
+    writer = JournalWriter(journal, session_factory, WriterOptions(batch_size=4))
+    before = pool.checkedout()
+    assert await writer.drain_once() == 4
+    assert pool.checkedout() == before + 1  # kept: more batches may follow
+    assert await writer.drain_once() == 4
+    assert pool.checkedout() == before + 1  # the same one, not a second
+    assert await writer.drain_all() == 0  # nothing left: handed back
+    assert pool.checkedout() == before
+    assert len(await rows_for(session_factory, node)) == 8
     journal.close()
