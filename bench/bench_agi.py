@@ -214,6 +214,21 @@ def machine_busy() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / _TICK  # minus idle and iowait
 
 
+def loop_ms(steps: int = 1_000_000, tries: int = 5) -> float:
+    """How long this machine takes for a fixed pure-Python loop now (best of ``tries``,
+    in ms): the speed of these shared cores drifts by a factor of 2 or more between
+    hours and days, so a run's figures are comparable with another's only at a similar
+    value."""
+    best = float("inf")
+    for _ in range(tries):
+        began = time.perf_counter()
+        total = 0
+        for i in range(steps):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return best * 1000
+
+
 def quantile_ms(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -316,6 +331,7 @@ async def main() -> None:
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
 
+    speed_before = loop_ms()
     async with fresh_database(args.admin_url) as url:
         name = make_url(url).database or ""
         engine = make_engine(url)
@@ -402,6 +418,7 @@ async def main() -> None:
             finally:
                 await engine.dispose()
 
+    speed = (speed_before + loop_ms()) / 2
     requests = 2 * args.calls
     rates = [requests / r.elapsed for r in rounds]
     p50s = [quantile_ms(r.latencies, 0.5) for r in rounds]
@@ -416,6 +433,8 @@ async def main() -> None:
             f"cores: {os.cpu_count()}, Postgres: {make_url(args.admin_url).host}, "
             f"{args.calls} calls = {requests} FastAGI requests per round, "
             f"concurrency {args.concurrency}, medians of {args.rounds} rounds",
+            f"machine speed: a 1M-step Python loop takes {speed:.0f} ms (before and after; "
+            "figures compare only at a similar value)",
             f"FastAGI:        {rate:8,.0f} requests/s (target >= 3,000: {meets(rate >= 3000)})",
             f"answer latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
             f"(target p99 < 5 ms: {meets(p99 < 5)})",
