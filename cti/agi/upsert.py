@@ -1,11 +1,11 @@
 """The SQL that applies a batch of journal records to ``calls``, in Postgres.
 
-The writer hands Postgres the batch as it is in the journal, its payloads joined into one
-JSON array (one text parameter), and Postgres does the rest: it reads the records
-(``json_to_recordset``), looks up each county's id and default queue and each agent's
-user id (joins), and upserts. The writer does not decode, check, fold or re-encode a
-record in Python: that was most of its CPU per record, and it ran on the same two cores
-as the answers to Asterisk (docs/performance.md, "Where the p99 comes from").
+The writer hands Postgres the batch as it is in the journal, its payloads joined into a
+JSON array per kind (one text parameter), and Postgres does the rest: it reads the
+records (``json_to_recordset``), looks up each county's id and default queue and each
+agent's user id (joins), and upserts. The writer does not decode, check, fold or
+re-encode a record in Python: that was most of its CPU per record, on the same two cores
+that answer Asterisk (docs/performance.md, "The drain, halved").
 
 The rules are ``cti.agi.rows``'s (its ``apply`` is the reference model the tests hold
 these statements to). ON CONFLICT DO UPDATE may touch a row only once per statement, so a
@@ -15,11 +15,14 @@ keep each call's records of one kind in journal order, so this is the same as ap
 the records one by one. Nearly every batch has one round of each: a second start or end
 of a call in one batch is a retry by the dialplan.
 
-What the Python side used to check per record is checked here once per batch: a record
-that is not a call record (unknown kind, malformed keys) is counted, and the writer then
-rolls the batch back and isolates it (``BatchSummary.bad``). Values Postgres cannot
-store (too long, NUL, not a number, not JSON) fail the statement with SQLSTATE class 22
-or 23, which the writer treats the same way.
+What is checked where: a record was checked by ``CallRecord`` when a handler made it,
+and its line carries a CRC, so a line that begins as ``to_json`` writes a record is
+trusted to be one. Any other line is read as a ``CallRecord`` (checked again) before it
+joins a batch, and is refused if it is none (``RecordRejected``). A statement counts the
+records that are not of its kind (``BadRecords``). Values Postgres cannot store (too
+long, NUL, not a number, not JSON, an unknown direction or disposition) fail the
+statement with SQLSTATE class 22 or 23. The writer isolates the record behind any of
+these by splitting the batch, and keeps it in ``rejected.jnl``.
 
 Every value is a parameter; the column names are this module's constants.
 """
