@@ -38,11 +38,14 @@ class WriterOptions:
     #: How often to look for records appended by other processes (classic scripts).
     poll_interval: float = 0.25
     #: After a commit, wait this long for more records unless a full batch is waiting:
-    #: one transaction per 30 ms at most, not one per fsync group. Each batch is two
-    #: statements, so a batch of a few dozen records is a short slice of Postgres's
-    #: time; 10 ms cost more per record (bench/bench_agi.py: writer 196 -> 168 us of CPU
-    #: per request, Postgres 73 -> 59 us) for no gain in the answers' p99.
-    linger: float = 0.03
+    #: one transaction per 10 ms at most, not one per fsync group. What a batch costs
+    #: Postgres comes in one burst that takes a core for its duration, and the answers
+    #: to Asterisk wait for a core meanwhile: since batches got cheap (JSON statements,
+    #: a kept connection, a lazy checkpoint), 10 ms gave a lower p99 than 30 ms in 12
+    #: of 12 alternating rounds (medians 6.97 vs 8.72 and 6.68 vs 8.09 ms), for the same
+    #: requests/s and 0-40 us more drain CPU per request; 5 ms cost much more CPU, 100 ms
+    #: a higher p99 (bench/bench_agi_ab.py; docs/performance.md).
+    linger: float = 0.01
     #: How far the checkpoint on disk may lag the commits. It is saved (fsync'd twice) at
     #: most this often, when the writer finds nothing more to do, before it releases a
     #: segment and when it stops; a crash in between replays what was committed since,
