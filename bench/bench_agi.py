@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
 import signal
 import socket
 import statistics
@@ -44,14 +43,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import docs  # noqa: E402
 from cti.seed import load_counties, seed_counties  # noqa: E402
-from cti.store import migrate  # noqa: E402
 from cti.store.calls import Call  # noqa: E402
 from cti.store.db import make_engine, make_session_factory  # noqa: E402
+from tests.databases import throwaway_database  # noqa: E402
 from tests.integration.agi.traffic import (  # noqa: E402  (the same synthetic calls)
     end_env,
     environment,
@@ -284,24 +283,14 @@ async def measured_run(
 async def fresh_database(admin_url: str) -> AsyncIterator[str]:
     """A new database with the migrations applied and the counties seeded, dropped
     afterwards; yields its URL."""
-    name = f"cti_bench_{secrets.token_hex(4)}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        stage("migrating a fresh database")
-        await migrate.upgrade(url)
+    stage("migrating a fresh database")
+    async with throwaway_database(admin_url, "cti_bench") as url:
         engine = make_engine(url)
         async with make_session_factory(engine)() as db:
             await seed_counties(db, load_counties())
             await db.commit()
         await engine.dispose()
         yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def main() -> None:

@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import os
 import random
-import secrets
 import statistics
 import struct
 import sys
@@ -33,13 +32,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from cti.recordings import search  # noqa: E402
 from cti.recordings.indexer import Indexer, Kind  # noqa: E402
 from cti.seed import seed  # noqa: E402
-from cti.store import migrate  # noqa: E402
 from cti.store.db import make_engine, make_session_factory  # noqa: E402
+from tests.databases import throwaway_database  # noqa: E402
 
 ADMIN_URL = os.environ.get(
     "CTI_BENCH_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -56,23 +54,6 @@ SEARCH_INDEXES = [
 ]
 AGENTS = 200
 CALLERS = 500_000
-
-
-async def fresh_database() -> tuple[str, object]:
-    name = f"cti_bench_rec_{secrets.token_hex(3)}"
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    await migrate.upgrade(url)
-    return url, (admin, name)
-
-
-async def drop_database(handle) -> None:
-    admin, name = handle
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
 
 
 def make_wavs(folder: Path, count: int) -> list[str]:
@@ -112,7 +93,11 @@ def read_and_hash(folder: Path, relpaths: list[str]) -> float:
 
 
 async def bench_indexing(count: int) -> list[str]:
-    url, handle = await fresh_database()
+    async with throwaway_database(ADMIN_URL, "cti_bench_rec") as url:
+        return await _bench_indexing(url, count)
+
+
+async def _bench_indexing(url: str, count: int) -> list[str]:
     engine = make_engine(url)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +120,6 @@ async def bench_indexing(count: int) -> list[str]:
             indexer.close()
     finally:
         await engine.dispose()
-        await drop_database(handle)
     limit, rate = count / limit_s, count / index_s
     verdict = "meets" if rate >= 0.8 * limit else "misses"
     return [
@@ -296,7 +280,11 @@ async def time_queries(engine, ctx, repeat: int) -> dict[str, tuple[float, float
 
 
 async def bench_search(rows: int, repeat: int, repeat_noindex: int) -> list[str]:
-    url, handle = await fresh_database()
+    async with throwaway_database(ADMIN_URL, "cti_bench_rec") as url:
+        return await _bench_search(url, rows, repeat, repeat_noindex)
+
+
+async def _bench_search(url: str, rows: int, repeat: int, repeat_noindex: int) -> list[str]:
     engine = make_engine(url)
     try:
         started = time.perf_counter()
@@ -313,7 +301,6 @@ async def bench_search(rows: int, repeat: int, repeat_noindex: int) -> list[str]
         without = await time_queries(engine, ctx, repeat_noindex)
     finally:
         await engine.dispose()
-        await drop_database(handle)
     worst = max(p95 for _, p95 in with_ix.values())
     lines = [
         f"rows: {rows:,} (seeded in {seeded_s:.0f} s, indexes built in {indexed_s:.0f} s); "

@@ -696,25 +696,28 @@ def summary(result: Result) -> str:
 
 
 async def bench(args: argparse.Namespace) -> tuple[list[str], bool, dict[str, Result]]:
+    from tests.databases import throwaway_database
+
+    async with throwaway_database(ADMIN_URL, "cti_bench_pop") as url:
+        return await _bench(args, url)
+
+
+async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, dict[str, Result]]:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from cti.store import migrate
     from cti.store.db import make_engine
     from tests.integration.ami.fake_asterisk import FakeAsterisk
 
     rng = random.Random(args.seed)
-    name = f"cti_bench_pop_{secrets.token_hex(4)}"
+    name = make_url(url).database
+    # For pg_stat_activity (which backends are the measured database's), from outside it.
     admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     data_dir = Path(tempfile.mkdtemp(prefix="cti-bench-pop-"))
     server: subprocess.Popen[bytes] | None = None
     asterisk = FakeAsterisk()
     agents: Agents | None = None
     try:
-        await migrate.upgrade(url)
         population = await populate(url, args.agents, args.citizens, rng)
         template = call_template()
 
@@ -783,8 +786,6 @@ async def bench(args: argparse.Namespace) -> tuple[list[str], bool, dict[str, Re
             except subprocess.TimeoutExpired:
                 server.kill()
         await asterisk.stop()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
         if sys.exc_info()[0] is not None or (
             server is not None and server.returncode not in (0, -signal.SIGINT)

@@ -18,8 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti import accounts
@@ -27,9 +25,9 @@ from cti.app import create_app
 from cti.bus import InMemoryBus
 from cti.seed import seed
 from cti.settings import Settings
-from cti.store import migrate
 from cti.store.db import make_engine, make_session_factory
 from cti.store.users import Role
+from tests.databases import throwaway_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,18 +80,8 @@ def admin_url() -> str:
 @pytest.fixture(scope="session")
 async def database_url(admin_url: str) -> AsyncIterator[str]:
     """A fresh database with every migration applied; dropped after the session."""
-    name = f"cti_test_{secrets.token_hex(4)}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await migrate.upgrade(url)
+    async with throwaway_database(admin_url, "cti_test") as url:
         yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from cti.seed import seed
 from cti.store import migrate
 from cti.store.calls import Call
 from cti.store.db import make_engine, make_session_factory
+from tests.databases import throwaway_database
 
 CAPTURED = {
     # name in shared/asterisk-traces/recordings -> (Uniqueid, bytes, duration ms)
@@ -29,16 +30,8 @@ CAPTURED = {
 
 @pytest.fixture(scope="module")
 async def rec_url(admin_url):
-    name = f"cti_rec_{secrets.token_hex(4)}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    await migrate.upgrade(url)
-    yield url
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
+    async with throwaway_database(admin_url, "cti_rec") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

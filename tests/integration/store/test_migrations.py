@@ -1,29 +1,21 @@
 """Migrations upgrade from empty, downgrade to empty, and match the models exactly."""
 
-import secrets
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 import cti.store  # noqa: F401
 from cti.store import migrate
 from cti.store.base import Base
 from cti.store.db import make_engine
+from tests.databases import throwaway_database
 
 
 @pytest.fixture
 async def empty_database(admin_url):
-    name = f"cti_mig_{secrets.token_hex(4)}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    await admin.dispose()
+    async with throwaway_database(admin_url, "cti_mig", migrated=False) as url:
+        yield url
 
 
 async def _tables(url: str) -> set[str]:
