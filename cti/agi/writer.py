@@ -191,7 +191,7 @@ class JournalWriter:
             log.warning("another process drains this journal; waiting for its lock")
             await self._sleep(self.options.lock_retry)
         self.stats.holds_lock = True
-        self._position = self._saved = await asyncio.to_thread(self.journal.load_checkpoint)
+        await self._load_checkpoint()
         backoff = self.options.backoff_initial
         while not self._stopping.is_set():
             try:
@@ -233,7 +233,7 @@ class JournalWriter:
     async def drain_once(self) -> int:
         """Commit the next batch; returns how many journal lines it consumed (0: none)."""
         if self._position is None:
-            self._position = self._saved = await asyncio.to_thread(self.journal.load_checkpoint)
+            await self._load_checkpoint()
         start = self._position
         result = await asyncio.to_thread(
             self.journal.read, start, max_entries=self.options.batch_size
@@ -270,6 +270,11 @@ class JournalWriter:
             if self.on_idle is not None:
                 self.on_idle()
         return moved
+
+    async def _load_checkpoint(self) -> None:
+        position = await asyncio.to_thread(self.journal.load_checkpoint)
+        # As good as just saved: the interval counts from here (not from boot).
+        self._position, self._saved, self._saved_at = position, position, time.monotonic()
 
     async def _save_checkpoint(self) -> None:
         position = self._position
