@@ -96,7 +96,7 @@ _END_VALUES = [_value(c) for c in _END_COLUMNS]
 def _upsert(kind: str, insert: list[str], values: list[str], updates: list[str], joins: str) -> str:
     """One round of one kind's records: insert or update their calls, and say how many
     rounds the batch needs, how many ends ask for a callback, and how many records are
-    not of this kind (``BatchSummary``)."""
+    not of this kind (``BadRecords``)."""
     # Identifiers and ``kind`` are this module's constants; the records and the round
     # are $1 and $2.
     return f"""WITH {_RECORDS},
@@ -215,14 +215,6 @@ class Batch:
         return batch
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What applying a batch took: statements run, callback requests asked for."""
-
-    statements: int
-    callbacks: int
-
-
 #: ``fetchrow(sql, *args)``: run one statement in the caller's transaction, return its
 #: first row as a sequence.
 FetchRow = Callable[..., Awaitable[Sequence[Any]]]
@@ -236,31 +228,26 @@ def json_array(payloads: Sequence[bytes]) -> str:
     return (b"[" + b",".join(payloads) + b"]").decode()
 
 
-async def apply_batch(fetchrow: FetchRow, batch: Batch) -> Applied:
+async def _apply(fetchrow: FetchRow, sql: str, records: str) -> int:
+    """Every round of one kind's statement; returns how many records ask for a callback."""
+    rounds, callbacks, foreign = await fetchrow(sql, records, 1)
+    if foreign:
+        raise BadRecords(f"{foreign} record(s) of another kind in the batch")
+    for n in range(2, rounds + 1):
+        await fetchrow(sql, records, n)
+    return callbacks
+
+
+async def apply_batch(fetchrow: FetchRow, batch: Batch) -> None:
     """Apply ``batch`` in the caller's transaction: its starts, then its ends, then the
     callback requests of the calls it ended as such.
 
     Raises ``BadRecords`` (the caller must roll back), ``UnicodeDecodeError``, or what
     Postgres raises.
     """
-    statements = callbacks = 0
-    ends = ""
-    for sql, payloads in ((START_UPSERT, batch.starts), (END_UPSERT, batch.ends)):
-        if not payloads:
-            continue
-        records = json_array(payloads)
-        rounds = n = 1
-        while n <= rounds:
-            rounds, asked, foreign = await fetchrow(sql, records, n)
-            statements += 1
-            if foreign:
-                raise BadRecords(f"{foreign} record(s) of another kind in the batch")
-            if n == 1:
-                callbacks += asked
-            n += 1
-        if sql is END_UPSERT:
-            ends = records
-    if callbacks:
-        await fetchrow(CALLBACK_INSERT, ends)
-        statements += 1
-    return Applied(statements, callbacks)
+    if batch.starts:
+        await _apply(fetchrow, START_UPSERT, json_array(batch.starts))
+    if batch.ends:
+        ends = json_array(batch.ends)
+        if await _apply(fetchrow, END_UPSERT, ends):
+            await fetchrow(CALLBACK_INSERT, ends)

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from cti.agi.journal import Entry, Journal, Position
 from cti.agi.records import CallRecord, RecordRejected
-from cti.agi.upsert import Applied, BadRecords, Batch, apply_batch
+from cti.agi.upsert import BadRecords, Batch, apply_batch
 
 log = logging.getLogger("cti.agi.writer")
 
@@ -79,12 +79,12 @@ def is_permanent(exc: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES
 
 
-async def upsert_payloads(connection: Any, payloads: Sequence[bytes]) -> Applied:
+async def upsert_payloads(connection: Any, payloads: Sequence[bytes]) -> None:
     """Apply journal payloads (in journal order) to ``calls`` on an asyncpg connection,
     in a transaction of its own (``cti.agi.upsert``)."""
     batch = Batch.of(payloads)
     async with connection.transaction():
-        return await apply_batch(connection.fetchrow, batch)
+        await apply_batch(connection.fetchrow, batch)
 
 
 def refusal_reason(payload: bytes, exc: BaseException) -> str:
@@ -344,15 +344,12 @@ class JournalWriter:
         conn, raw = held
         try:
             await upsert_payloads(raw, payloads)
-        except Exception as exc:
-            if is_permanent(exc):  # the transaction rolled back; the connection is fine
+        except BaseException as exc:
+            if isinstance(exc, Exception) and is_permanent(exc):
+                # The transaction rolled back; the connection is fine.
                 raise PermanentFailure(str(exc)[:300]) from exc
-            # Lost or hung mid-batch: the connection's state is unknown, so it is closed
-            # rather than returned to the pool.
-            self._held = None
-            await _discard(conn, invalidate=True)
-            raise
-        except BaseException:  # cancelled (stop, batch timeout): likewise
+            # Lost, hung or cancelled (stop, batch timeout) mid-batch: the connection's
+            # state is unknown, so it is closed rather than returned to the pool.
             self._held = None
             await _discard(conn, invalidate=True)
             raise
