@@ -185,11 +185,17 @@ async def test_cli_reconcile_index_and_purge(scene, tmp_path, rec_url, rec_facto
     assert "updated" in done.stdout and "orphan" in done.stdout
     assert "not inside the recordings folder" in done.stdout
 
+    # The purge counts days from the real clock, and the files are named for a fixed day, so
+    # the recordings' age is set relative to now: an hour old, then three days old.
+    async def age_all(age):
+        async with rec_factory() as db:
+            await db.execute(update(Recording).values(started_at=datetime.now(UTC) - age))
+            await db.commit()
+
+    await age_all(timedelta(hours=1))
     done = await asyncio.to_thread(cti, "purge", "--older-than", "1", "--dry-run")
     assert done.returncode == 0 and "would remove 0 recordings" in done.stdout
-    async with rec_factory() as db:
-        await db.execute(update(Recording).values(started_at=datetime.now(UTC) - timedelta(days=3)))
-        await db.commit()
+    await age_all(timedelta(days=3))
     done = await asyncio.to_thread(cti, "purge", "--older-than", "1", "--dry-run")
     assert done.returncode == 0 and "would remove 12 recordings" in done.stdout
     assert (root / DAY / "1795720000.0.wav").exists()
