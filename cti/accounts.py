@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.store import audit
 from cti.store.base import utcnow
-from cti.store.counties import County
+from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.users import INTERFACE_PATTERN, USERNAME_PATTERN, LoginAttempt, Role, User
 
 _hasher = PasswordHasher()
@@ -101,12 +101,10 @@ def validate_display_name(name: str) -> str:
 
 
 async def county_id_for(session: AsyncSession, code: str | None) -> int | None:
-    if not code:
-        return None
-    county_id = await session.scalar(select(County.id).where(County.code == code))
-    if county_id is None:
-        raise AccountError(f"unknown county {code!r}")
-    return county_id
+    try:
+        return await county_id_by_code(session, code)
+    except UnknownCounty as e:
+        raise AccountError(str(e)) from None
 
 
 async def create_user(

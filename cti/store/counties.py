@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cti.store.base import Base, Timestamps
@@ -23,3 +24,24 @@ class County(Timestamps, Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     queue_name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class UnknownCounty(LookupError):
+    """A county code that names no county; ``code`` is what was asked for, cut to 32."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code[:32]
+        super().__init__(f"unknown county {self.code!r}")
+
+
+async def county_id_by_code(session: AsyncSession, code: str | None) -> int | None:
+    """The id of the county ``code`` names; ``None`` for no code (empty or ``None``).
+
+    Raises :class:`UnknownCounty` when the code names no county: each caller maps it to its
+    own error (a 422 field, a ticket error...)."""
+    if not code:
+        return None
+    county_id = await session.scalar(select(County.id).where(County.code == code))
+    if county_id is None:
+        raise UnknownCounty(code)
+    return county_id

@@ -11,7 +11,7 @@ from cti.store.base import utcnow
 from cti.store.calls import Call
 from cti.store.catalog import ServiceCategory
 from cti.store.citizens import Citizen
-from cti.store.counties import County
+from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.tickets import Ticket, TicketStatus, format_ticket_number
 from cti.store.users import User
 
@@ -62,11 +62,10 @@ async def create_ticket(
         raise TicketError("category", f"unknown service category {category_code[:64]!r}")
     if citizen_id is not None and await db.get(Citizen, citizen_id) is None:
         raise TicketError("citizen_id", f"no citizen {citizen_id}")
-    county_id = None
-    if county_code:
-        county_id = await db.scalar(select(County.id).where(County.code == county_code))
-        if county_id is None:
-            raise TicketError("county", f"unknown county {county_code[:32]!r}")
+    try:
+        county_id = await county_id_by_code(db, county_code)
+    except UnknownCounty as e:
+        raise TicketError("county", str(e)) from None
     call_id = await call_id_for(db, *call) if call else None
     seq = await db.scalar(text("SELECT nextval('ticket_number_seq')"))
     ticket = Ticket(

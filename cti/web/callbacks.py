@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from cti.callbacks import service
 from cti.callbacks.rules import MAX_NOTE, AlreadyHandled, AttemptResult, CallbackError
 from cti.store.callbacks import CallbackStatus
-from cti.store.counties import County
+from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.users import Role
 from cti.web.deps import DbSession, RequireRole, client_ip
 from cti.web.errors import Conflict, Invalid, NotFound
@@ -38,11 +37,10 @@ async def list_callbacks(
     county: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
 ) -> list[service.CallbackView]:
     """Oldest first, at most ``service.LIST_LIMIT``."""
-    county_id = None
-    if county is not None:
-        county_id = await db.scalar(select(County.id).where(County.code == county))
-        if county_id is None:
-            raise Invalid(f"no county {county!r}", fields={"county": "unknown county"})
+    try:
+        county_id = await county_id_by_code(db, county)
+    except UnknownCounty as e:
+        raise Invalid(f"no county {e.code!r}", fields={"county": "unknown county"}) from None
     return await service.list_requests(db, ctx.user, status=status.value, county_id=county_id)
 
 

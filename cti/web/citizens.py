@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from cti.citizens.service import CitizenError, create_citizen
-from cti.store.counties import County
+from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.web.deps import AgentUser, AppSettings, DbSession
 from cti.web.errors import Invalid
 
@@ -33,11 +32,10 @@ class CitizenOut(BaseModel):
 async def create(
     body: CitizenCreate, ctx: AgentUser, db: DbSession, settings: AppSettings
 ) -> CitizenOut:
-    county_id = None
-    if body.county:
-        county_id = await db.scalar(select(County.id).where(County.code == body.county))
-        if county_id is None:
-            raise Invalid("unknown county", fields={"county": "unknown county"})
+    try:
+        county_id = await county_id_by_code(db, body.county)
+    except UnknownCounty:
+        raise Invalid("unknown county", fields={"county": "unknown county"}) from None
     try:
         citizen = await create_citizen(
             db,

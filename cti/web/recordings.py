@@ -29,7 +29,7 @@ from cti.recordings.media import VARIANTS, MediaCache, MediaError
 from cti.recordings.ranges import RangeNotSatisfiable, parse_range
 from cti.store import audit
 from cti.store.calls import DISPOSITION_VALUES
-from cti.store.counties import County
+from cti.store.counties import County, UnknownCounty, county_id_by_code
 from cti.store.recordings import (
     Complaint,
     Criterion,
@@ -222,11 +222,10 @@ async def search_recordings(
         )
         if agent_id is None:
             raise Invalid(f"no agent {agent!r}", fields={"agent": "unknown agent"})
-    county_id = None
-    if county is not None:
-        county_id = await db.scalar(select(County.id).where(County.code == county))
-        if county_id is None:
-            raise Invalid(f"no county {county!r}", fields={"county": "unknown county"})
+    try:
+        county_id = await county_id_by_code(db, county)
+    except UnknownCounty as e:
+        raise Invalid(f"no county {e.code!r}", fields={"county": "unknown county"}) from None
     filters = search.Filters(
         caller=caller_key,
         agent_id=agent_id,
