@@ -12,7 +12,6 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,33 +21,9 @@ from cti.ami import cli as ami_cli
 from cti.recordings import cli as recordings_cli
 from cti.routing import cli as routing_cli
 from cti.settings import Settings
+from cti.store.db import resolve_database_url, with_session
 
 log = logging.getLogger("cti")
-T = TypeVar("T")
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """``CTI_DATABASE_URL``, or the embedded private Postgres in ``var/`` when it is unset."""
-    if settings.database_url:
-        return settings.database_url
-    from cti.embedded_pg import start_embedded_postgres
-
-    return start_embedded_postgres(settings.data_dir / "pg")
-
-
-def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one session against the configured database (then dispose)."""
-    from cti.store.db import make_engine, make_session_factory
-
-    async def run() -> T:
-        engine = make_engine(resolve_database_url(settings))
-        try:
-            async with make_session_factory(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 # --- serve -------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def _positive(text: str) -> int:
 
 
 def _database_url(settings: Settings) -> str:
-    from cti.cli import resolve_database_url
+    from cti.store.db import resolve_database_url
 
     return resolve_database_url(settings)
 

@@ -41,7 +41,7 @@ def _progress_bar(stream=sys.stderr):  # noqa: ANN001
 
 
 def _run(work):  # noqa: ANN001, ANN202
-    from cti.cli import resolve_database_url
+    from cti.store.db import resolve_database_url
     from cti.store.db import make_engine, make_session_factory
 
     settings = Settings()

@@ -27,8 +27,8 @@ def _service():
 
 
 def _run(work) -> Any:
-    from cti.cli import with_session
     from cti.settings import Settings
+    from cti.store.db import with_session
 
     return with_session(Settings(), work)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -10,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from cti.service import Health
+from cti.settings import Settings
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, **kwargs: object) -> AsyncEngine:
@@ -74,3 +81,26 @@ class PoolService:
             f"# TYPE {name} gauge",
             f'{name}{{pool="{label}"}} {self._pool()["checked_out"]}',
         ]
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``CTI_DATABASE_URL``, or the embedded private Postgres in ``var/`` when it is unset."""
+    if settings.database_url:
+        return settings.database_url
+    from cti.embedded_pg import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir / "pg")
+
+
+def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one session against the configured database (then dispose)."""
+
+    async def run() -> T:
+        engine = make_engine(resolve_database_url(settings))
+        try:
+            async with make_session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
