@@ -1,0 +1,37 @@
+"""What each role may open: the navigation bar on every page and the home page's list.
+
+A role's console adds itself here when it lands; ``tests/integration/web/test_pages.py``
+checks that every link opens for the roles it is shown to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cti.store.users import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    label: str
+
+
+AGENT_CONSOLE = Link("/agent", "Agent console")
+RECORDINGS = Link("/recordings", "Recordings")
+ROUTING = Link("/admin/routing", "County routing")
+API_DOCS = Link("/api/docs", "API")
+
+BY_ROLE: dict[Role, tuple[Link, ...]] = {
+    Role.AGENT: (AGENT_CONSOLE,),
+    Role.INSPECTOR: (RECORDINGS,),
+    Role.SUPERVISOR: (RECORDINGS,),
+    Role.ADMIN: (RECORDINGS, ROUTING),
+}
+#: Shown to every role, after the role's own.
+COMMON: tuple[Link, ...] = (API_DOCS,)
+
+
+def links_for(role: Role | str) -> tuple[Link, ...]:
+    """The pages ``role`` may open, in the order the bar shows them."""
+    return BY_ROLE[Role(role)] + COMMON
