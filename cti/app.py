@@ -25,17 +25,20 @@ from cti.settings import Settings
 from cti.store.db import PoolService, make_engine, make_session_factory, own_pool
 from cti.web import (
     agent,
+    api_docs,
     audit,
     callbacks,
     citizens,
     errors,
     health,
     login,
+    openapi,
     pages,
     recordings,
     reference,
     routing,
     tickets,
+    tokens,
     users,
 )
 from cti.web.hub import AgentHub
@@ -208,5 +211,9 @@ def create_app(
         app.include_router(citizens.router)
         app.include_router(routing.router)
         app.include_router(recordings.router)
+        app.include_router(tokens.router)
+        app.include_router(api_docs.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+        app.mount(api_docs.ASSETS_PATH, StaticFiles(directory=api_docs.ASSETS_DIR), name="api-docs")
+    openapi.install(app)
     return app

@@ -74,3 +74,25 @@ class LoginAttempt(Base):
     ip: Mapped[str | None] = mapped_column(INET)
     at: Mapped[datetime] = mapped_column(server_default=func.now())
     success: Mapped[bool]
+
+
+class ApiToken(Base):
+    """A machine client's bearer token: it acts as ``user`` for as long as that user is
+    active and still has ``role`` (the role it was issued for), until revoked or expired.
+    Only the SHA-256 of the token is kept; ``prefix`` (its first characters) lets a person
+    tell tokens apart in lists and logs."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

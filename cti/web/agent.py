@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-@router.get("/agent", response_class=HTMLResponse)
+@router.get(
+    "/agent", response_class=HTMLResponse, summary="The agent console (screen-pop, callbacks)"
+)
 async def console(request: Request, ctx: AgentUser) -> Response:
     return request.app.state.templates.TemplateResponse(
         request,
         "agent.html",
-        {"user": ctx.user, "csrf_token": ctx.session.csrf_token},
+        {"user": ctx.user, "csrf_token": ctx.csrf_token},
     )
 
 

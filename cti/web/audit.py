@@ -28,7 +28,7 @@ class AuditOut(BaseModel):
     ip: Any = None
 
 
-@router.get("/audit")
+@router.get("/audit", summary="Read the audit log, newest first")
 async def read_audit(
     _: AdminUser,
     db: DbSession,

@@ -14,7 +14,7 @@ from cti.store.callbacks import CallbackStatus
 from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.users import Role
 from cti.web.deps import DbSession, RequireRole, client_ip
-from cti.web.errors import Conflict, Invalid, NotFound
+from cti.web.errors import Conflict, Invalid, NotFound, documented
 from cti.web.sessions import AuthContext
 
 router = APIRouter(prefix="/api/callbacks")
@@ -29,7 +29,7 @@ class AttemptIn(BaseModel):
     note: str | None = Field(default=None, max_length=MAX_NOTE + 1000)
 
 
-@router.get("")
+@router.get("", summary="List callback requests, oldest first", responses=documented(Invalid))
 async def list_callbacks(
     ctx: Reader,
     db: DbSession,
@@ -48,7 +48,11 @@ async def list_callbacks(
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.post("/{request_id}/attempts")
+@router.post(
+    "/{request_id}/attempts",
+    summary="Record an attempt to call a citizen back",
+    responses=documented(NotFound, Invalid, Conflict),
+)
 async def add_attempt(
     request_id: RequestId, body: AttemptIn, ctx: Worker, db: DbSession, request: Request
 ) -> service.CallbackView:

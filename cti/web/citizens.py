@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from cti.citizens.service import CitizenError, create_citizen
 from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.web.deps import AgentUser, AppSettings, DbSession
-from cti.web.errors import Invalid
+from cti.web.errors import Invalid, documented
 
 router = APIRouter(prefix="/api")
 
@@ -28,7 +28,9 @@ class CitizenOut(BaseModel):
     phones: list[str]
 
 
-@router.post("/citizens", status_code=201)
+@router.post(
+    "/citizens", status_code=201, summary="Create a citizen", responses=documented(Invalid)
+)
 async def create(
     body: CitizenCreate, ctx: AgentUser, db: DbSession, settings: AppSettings
 ) -> CitizenOut:

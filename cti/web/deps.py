@@ -16,6 +16,7 @@ from fastapi import Depends, Request, WebSocketException
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from cti import api_tokens
 from cti.settings import Settings
 from cti.store.users import Role, User
 from cti.web import sessions
@@ -71,11 +72,21 @@ async def submitted_csrf_token(request: Request) -> str:
     return ""
 
 
+def bearer_token(conn: HTTPConnection) -> str | None:
+    """The secret of an ``Authorization: Bearer ...`` header, if the request has one."""
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()
+
+
 class RequireRole:
     """Allow a request only from a logged-in, active user whose role is in ``roles``.
 
-    On unsafe methods it also checks the CSRF token (header ``X-CSRF-Token`` or form field
-    ``csrf_token``) against the session's. Returns the ``AuthContext``.
+    The caller is a browser session (cookie) or, with ``Authorization: Bearer``, a machine
+    client's API token (``cti.api_tokens``). On unsafe methods a session must also send its
+    CSRF token (header ``X-CSRF-Token`` or form field ``csrf_token``). Returns the
+    ``AuthContext``.
     """
 
     def __init__(self, *roles: Role) -> None:
@@ -88,6 +99,9 @@ class RequireRole:
 
     async def __call__(self, conn: HTTPConnection, db: DbSession) -> sessions.AuthContext:
         websocket = conn.scope["type"] == "websocket"
+        bearer = None if websocket else bearer_token(conn)
+        if bearer is not None:
+            return await self._check_token(conn, db, bearer)
         policy: sessions.SessionPolicy = conn.app.state.session_policy
         ctx = await sessions.resolve(db, conn.cookies.get(sessions.COOKIE_NAME), policy)
         if websocket:
@@ -103,8 +117,23 @@ class RequireRole:
         assert ctx is not None
         if isinstance(conn, Request) and conn.method in UNSAFE_METHODS:
             submitted = await submitted_csrf_token(conn)
-            if not hmac.compare_digest(submitted.encode(), ctx.session.csrf_token.encode()):
+            if not hmac.compare_digest(submitted.encode(), ctx.csrf_token.encode()):
                 raise CsrfFailed("missing or wrong CSRF token")
+        conn.state.auth = ctx
+        return ctx
+
+    async def _check_token(
+        self, conn: HTTPConnection, db: AsyncSession, secret: str
+    ) -> sessions.AuthContext:
+        # A bearer token is never sent by a browser on its own (unlike a cookie), so a
+        # token request needs no CSRF token.
+        found = await api_tokens.resolve(db, secret)
+        if found is None:
+            raise NotAuthenticated("unknown, revoked or expired API token")
+        token, user = found
+        if Role(token.role) not in self.roles:
+            raise Forbidden(f"this needs the role {' or '.join(sorted(self.roles))}")
+        ctx = sessions.AuthContext(user=user, token=token)
         conn.state.auth = ctx
         return ctx
 

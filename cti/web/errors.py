@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 
 class AppError(Exception):
@@ -53,7 +55,10 @@ class TooManyRequests(AppError):
 
 
 def _wants_html(request: Request) -> bool:
-    if request.url.path.startswith("/api/"):
+    """A browser asking for a page (not the API's JSON; ``/api/docs`` is a page)."""
+    route = request.scope.get("route")
+    page = getattr(route, "response_class", None) is HTMLResponse
+    if request.url.path.startswith("/api/") and not page:
         return False
     return "text/html" in request.headers.get("accept", "")
 
@@ -71,3 +76,26 @@ async def handle_app_error(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, handle_app_error)
+
+
+class ErrorOut(BaseModel):
+    """The body of every error the API returns itself (not FastAPI's request validation)."""
+
+    error: str = Field(description="machine-readable code, e.g. not_found, csrf_failed")
+    detail: str = Field(description="what went wrong, for a person")
+    fields: dict[str, str] | None = Field(
+        default=None, description="per input field, what is wrong with it"
+    )
+
+
+def documented(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that raises ``errors``: one entry per status code, its
+    description naming the error codes. Authentication and role errors are added for every
+    route from its access rule (``cti.web.openapi``); list only what the route raises."""
+    by_status: dict[int, list[str]] = {}
+    for error in errors:
+        by_status.setdefault(error.status_code, []).append(error.code)
+    return {
+        status: {"model": ErrorOut, "description": ", ".join(sorted(set(codes)))}
+        for status, codes in sorted(by_status.items())
+    }

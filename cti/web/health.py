@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from cti.service import Health
@@ -32,7 +34,22 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-@router.get("/healthz")
+class HealthOut(BaseModel):
+    """``status`` and ``roles``, then one object per part (``database``, ``ami``, ``agi``,
+    ``recordings``...), each with ``ok`` and what the part reports about itself."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded"]
+    roles: list[str]
+
+
+@router.get(
+    "/healthz",
+    summary="Liveness and readiness of the process and its parts",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "a part (the database...) is down"}},
+)
 async def healthz(request: Request) -> JSONResponse:
     db = await database_health(request)
     parts: dict[str, object] = {"database": {"ok": db.ok, **db.detail}}
@@ -47,7 +64,9 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get(
+    "/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format)"
+)
 async def metrics(request: Request) -> PlainTextResponse:
     db = await database_health(request)
     lines = [

@@ -52,12 +52,29 @@ def _login_page(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
+@router.get(
+    "/login",
+    response_class=HTMLResponse,
+    dependencies=[Depends(PUBLIC)],
+    summary="The login form",
+)
 async def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002
     return _login_page(request, next_=next)
 
 
-@router.post("/login", dependencies=[Depends(PUBLIC)])
+@router.post(
+    "/login",
+    dependencies=[Depends(PUBLIC)],
+    summary="Log in: sets the session cookie and redirects to `next`",
+    response_class=HTMLResponse,
+    status_code=303,
+    responses={
+        303: {"description": "logged in: on to `next` (a path of this site)"},
+        401: {"description": "wrong username or password (the form again)"},
+        403: {"description": "the account is disabled (the form again)"},
+        429: {"description": "too many failed attempts: wait (the form again)"},
+    },
+)
 async def login(
     request: Request,
     db: DbSession,
@@ -122,7 +139,13 @@ async def login(
     return response
 
 
-@router.post("/logout")
+@router.post(
+    "/logout",
+    summary="Log out: ends the session",
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={303: {"description": "logged out: on to the login page"}},
+)
 async def logout(request: Request, ctx: AnyUser, db: DbSession) -> Response:
     await sessions.close_session(db, request.cookies.get(sessions.COOKIE_NAME, ""))
     audit.record(

@@ -11,14 +11,14 @@ from cti.web.deps import AnyUser
 router = APIRouter()
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, summary="Home page: the pages your role may open")
 async def home(request: Request, ctx: AnyUser) -> Response:
     return request.app.state.templates.TemplateResponse(
         request,
         "home.html",
         {
             "user": ctx.user,
-            "csrf_token": ctx.session.csrf_token,
+            "csrf_token": ctx.csrf_token,
             "links": navigation.links_for(ctx.user.role),
         },
     )

@@ -43,7 +43,7 @@ from cti.store.recordings import (
 from cti.store.tickets import Ticket
 from cti.store.users import Role, User
 from cti.web.deps import AdminUser, AnyUser, AppSettings, DbSession, RequireRole, client_ip
-from cti.web.errors import AppError, Conflict, Invalid, NotFound
+from cti.web.errors import AppError, Conflict, Invalid, NotFound, documented
 from cti.web.sessions import AuthContext
 
 router = APIRouter()
@@ -58,11 +58,6 @@ CHUNK = 64 * 1024
 class Gone(AppError):
     status_code = 410
     code = "gone"
-
-
-class RangeError(AppError):
-    status_code = 416
-    code = "range_not_satisfiable"
 
 
 class Unavailable(AppError):
@@ -181,7 +176,11 @@ def _utc(value: datetime | None) -> datetime | None:
 TEXT = r"^[A-Za-z0-9_.:/@+-]{1,80}$"
 
 
-@router.get("/api/recordings")
+@router.get(
+    "/api/recordings",
+    summary="Search recordings: caller, agent, county, time, duration, score, ticket",
+    responses=documented(Invalid),
+)
 async def search_recordings(
     ctx: AnyUser,
     db: DbSession,
@@ -277,7 +276,7 @@ class AccessOut(BaseModel):
     user_agent: str | None
 
 
-@router.get("/api/recordings/access-log")
+@router.get("/api/recordings/access-log", summary="Who listened to or downloaded which recording")
 async def read_access_log(
     _: AdminUser,
     db: DbSession,
@@ -340,7 +339,7 @@ async def _card_out(db: DbSession, card: Scorecard) -> ScorecardOut:
     )
 
 
-@router.get("/api/qa/scorecards")
+@router.get("/api/qa/scorecards", summary="List QA scorecards")
 async def list_scorecards(_: StaffUser, db: DbSession) -> list[ScorecardOut]:
     cards = (
         await db.scalars(select(Scorecard).where(Scorecard.active).order_by(Scorecard.id))
@@ -348,7 +347,12 @@ async def list_scorecards(_: StaffUser, db: DbSession) -> list[ScorecardOut]:
     return [await _card_out(db, card) for card in cards]
 
 
-@router.post("/api/qa/scorecards", status_code=201)
+@router.post(
+    "/api/qa/scorecards",
+    status_code=201,
+    summary="Create a QA scorecard (a new version of one)",
+    responses=documented(Invalid, Conflict),
+)
 async def create_scorecard(
     request: Request, body: ScorecardIn, ctx: CardEditor, db: DbSession
 ) -> ScorecardOut:
@@ -476,7 +480,11 @@ async def _detail(db: DbSession, row: Recording) -> DetailOut:
     return DetailOut(**base.model_dump(), scores=scores, comments=comments, complaints=complaints)
 
 
-@router.get("/api/recordings/{recording_id}")
+@router.get(
+    "/api/recordings/{recording_id}",
+    summary="One recording: its call, ticket, scores, comments, complaints",
+    responses=documented(NotFound),
+)
 async def get_recording(recording_id: RecordingId, ctx: AnyUser, db: DbSession) -> DetailOut:
     return await _detail(db, await _visible(db, ctx.user, recording_id))
 
@@ -487,7 +495,12 @@ class ScoreIn(BaseModel):
     comment: str = Field(default="", max_length=5000)
 
 
-@router.post("/api/recordings/{recording_id}/scores", status_code=201)
+@router.post(
+    "/api/recordings/{recording_id}/scores",
+    status_code=201,
+    summary="Score a recording against a scorecard",
+    responses=documented(NotFound, Invalid),
+)
 async def score_recording(
     request: Request, recording_id: RecordingId, body: ScoreIn, ctx: StaffUser, db: DbSession
 ) -> ScoreOut:
@@ -542,7 +555,12 @@ class CommentIn(BaseModel):
     text: str = Field(min_length=1, max_length=5000)
 
 
-@router.post("/api/recordings/{recording_id}/comments", status_code=201)
+@router.post(
+    "/api/recordings/{recording_id}/comments",
+    status_code=201,
+    summary="Comment on a moment of a recording",
+    responses=documented(NotFound, Invalid),
+)
 async def comment_recording(
     recording_id: RecordingId, body: CommentIn, ctx: StaffUser, db: DbSession
 ) -> CommentOut:
@@ -588,7 +606,12 @@ def _free_text(value: str, field: str, what: str) -> str:
     return value
 
 
-@router.post("/api/recordings/{recording_id}/complaints", status_code=201)
+@router.post(
+    "/api/recordings/{recording_id}/complaints",
+    status_code=201,
+    summary="Open a complaint on a recording (holds it from retention)",
+    responses=documented(NotFound, Invalid),
+)
 async def open_complaint(
     request: Request, recording_id: RecordingId, body: ComplaintIn, ctx: StaffUser, db: DbSession
 ) -> ComplaintOut:
@@ -643,7 +666,11 @@ class ComplaintClosedOut(ComplaintOut):
     legal_hold: bool
 
 
-@router.post("/api/recordings/{recording_id}/complaints/{complaint_id}/close")
+@router.post(
+    "/api/recordings/{recording_id}/complaints/{complaint_id}/close",
+    summary="Close a complaint",
+    responses=documented(NotFound, Invalid, Conflict),
+)
 async def close_complaint(
     request: Request,
     recording_id: RecordingId,
@@ -762,7 +789,17 @@ async def _chunks(fh: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]
         fh.close()
 
 
-@router.get("/api/recordings/{recording_id}/audio")
+@router.get(
+    "/api/recordings/{recording_id}/audio",
+    summary="The recording's audio (byte ranges for seeking; logged in the access log)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
+        206: {"description": "the requested byte range"},
+        416: {"description": "the byte range is outside the file"},
+        **documented(NotFound, Gone, Unavailable),
+    },
+)
 async def audio(
     request: Request,
     recording_id: RecordingId,
@@ -842,7 +879,11 @@ async def audio(
     )
 
 
-@router.get("/api/recordings/{recording_id}/peaks")
+@router.get(
+    "/api/recordings/{recording_id}/peaks",
+    summary="Waveform peaks of the recording, for drawing it",
+    responses=documented(NotFound, Gone, Unavailable),
+)
 async def peaks(
     request: Request,
     recording_id: RecordingId,
@@ -866,7 +907,9 @@ async def peaks(
 # --- the inspector's page ----------------------------------------------------------------
 
 
-@router.get("/recordings", response_class=HTMLResponse)
+@router.get(
+    "/recordings", response_class=HTMLResponse, summary="Recordings: search, replay, score (page)"
+)
 async def page(request: Request, ctx: StaffUser, db: DbSession) -> Response:
     counties = (await db.execute(select(County.code, County.name).order_by(County.code))).all()
     return request.app.state.templates.TemplateResponse(
@@ -874,7 +917,7 @@ async def page(request: Request, ctx: StaffUser, db: DbSession) -> Response:
         "recordings.html",
         {
             "user": ctx.user,
-            "csrf_token": ctx.session.csrf_token,
+            "csrf_token": ctx.csrf_token,
             "counties": counties,
             "dispositions": DISPOSITION_VALUES,
         },

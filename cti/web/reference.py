@@ -27,13 +27,13 @@ class CategoryOut(BaseModel):
     items: list[CategoryOut] = []
 
 
-@router.get("/counties")
+@router.get("/counties", summary="List counties")
 async def counties(_: AnyUser, db: DbSession) -> list[CountyOut]:
     rows = (await db.scalars(select(County).order_by(County.code))).all()
     return [CountyOut.model_validate(row) for row in rows]
 
 
-@router.get("/service-categories")
+@router.get("/service-categories", summary="The service catalogue: categories and sub-categories")
 async def service_categories(_: AnyUser, db: DbSession) -> list[CategoryOut]:
     rows = (
         await db.scalars(

@@ -32,7 +32,7 @@ from cti.routing.service import (
 from cti.store.counties import QUEUE_PATTERN, County
 from cti.store.routing import RoutingVersion
 from cti.web.deps import AdminUser, AppSettings, DbSession, client_ip
-from cti.web.errors import AppError, Conflict, Invalid, NotFound
+from cti.web.errors import AppError, Conflict, Invalid, NotFound, documented
 
 router = APIRouter()
 
@@ -270,7 +270,7 @@ def _apply_out(report: ApplyReport) -> ApplyOut:
 # --- API -------------------------------------------------------------------------------------
 
 
-@router.get("/api/routing/catalog")
+@router.get("/api/routing/catalog", summary="What the routing editor offers in its lists")
 async def catalog(_: AdminUser, db: DbSession, service: Routing) -> CatalogOut:
     """What the editor offers in its lists: counties, queues, weekdays."""
     known = await service.catalog(db)
@@ -286,13 +286,17 @@ async def catalog(_: AdminUser, db: DbSession, service: Routing) -> CatalogOut:
     )
 
 
-@router.get("/api/routing/rules")
+@router.get("/api/routing/rules", summary="The stored routing rules (export format)")
 async def get_rules(_: AdminUser, db: DbSession, service: Routing) -> dict[str, Any]:
     """The stored rules in the export format (``cti routing export --format json``)."""
     return (await service.rules(db)).as_data()
 
 
-@router.post("/api/routing/validate")
+@router.post(
+    "/api/routing/validate",
+    summary="Check routing rules without saving them",
+    responses=documented(Invalid),
+)
 async def validate_rules(
     _: AdminUser, db: DbSession, service: Routing, body: Annotated[Any, Body()]
 ) -> ValidOut:
@@ -306,7 +310,7 @@ async def validate_rules(
     )
 
 
-@router.put("/api/routing/rules")
+@router.put("/api/routing/rules", summary="Save the routing rules", responses=documented(Invalid))
 async def save_rules(
     request: Request,
     ctx: AdminUser,
@@ -339,7 +343,11 @@ def _parse_at(value: str | None) -> datetime:
     return at
 
 
-@router.post("/api/routing/simulate")
+@router.post(
+    "/api/routing/simulate",
+    summary="Where a call would go: number, caller, time",
+    responses=documented(Invalid),
+)
 async def simulate(
     _: AdminUser, db: DbSession, service: Routing, body: Annotated[Any, Body()]
 ) -> SimulateOut:
@@ -370,7 +378,11 @@ async def simulate(
     return SimulateOut.model_validate({**decision.as_data(), "at": at})
 
 
-@router.get("/api/routing/preview")
+@router.get(
+    "/api/routing/preview",
+    summary="What apply would write, with diffs against the live files",
+    responses=documented(Invalid),
+)
 async def preview(_: AdminUser, db: DbSession, service: Routing) -> PreviewOut:
     """What apply would write: the include the stored rules render to and the county
     queues the counties render to, each with its diff against the live file. 422 with
@@ -382,7 +394,11 @@ async def preview(_: AdminUser, db: DbSession, service: Routing) -> PreviewOut:
         raise _refused(exc) from None
 
 
-@router.post("/api/routing/apply")
+@router.post(
+    "/api/routing/apply",
+    summary="Apply the stored rules to Asterisk (render, lint, write, reload, verify)",
+    responses=documented(Invalid, Conflict, ApplyUnavailable),
+)
 async def apply(request: Request, ctx: AdminUser, db: DbSession, service: Routing) -> ApplyOut:
     """Render, lint, write, reload and verify the stored rules. Every attempt becomes a
     version; on failure the previous file is put back (``previous_routing_live``)."""
@@ -397,7 +413,7 @@ async def apply(request: Request, ctx: AdminUser, db: DbSession, service: Routin
     return _apply_out(report)
 
 
-@router.get("/api/routing/versions")
+@router.get("/api/routing/versions", summary="History of routing versions, newest first")
 async def history(
     _: AdminUser,
     db: DbSession,
@@ -414,7 +430,11 @@ async def history(
     )
 
 
-@router.get("/api/routing/versions/{version_id}")
+@router.get(
+    "/api/routing/versions/{version_id}",
+    summary="One routing version in full",
+    responses=documented(NotFound),
+)
 async def get_version(
     version_id: VersionId, _: AdminUser, db: DbSession, service: Routing
 ) -> VersionDetail:
@@ -424,7 +444,11 @@ async def get_version(
     return _detail(row)
 
 
-@router.post("/api/routing/versions/{version_id}/rollback")
+@router.post(
+    "/api/routing/versions/{version_id}/rollback",
+    summary="Apply an earlier routing version again",
+    responses=documented(NotFound, Invalid, Conflict, ApplyUnavailable),
+)
 async def rollback(
     version_id: VersionId, request: Request, ctx: AdminUser, db: DbSession, service: Routing
 ) -> ApplyOut:
@@ -447,9 +471,11 @@ async def rollback(
 # --- page ------------------------------------------------------------------------------------
 
 
-@router.get("/admin/routing", response_class=HTMLResponse)
+@router.get(
+    "/admin/routing", response_class=HTMLResponse, summary="The county routing editor (page)"
+)
 async def page(request: Request, ctx: AdminUser) -> Response:
     """The editor, simulator, preview/apply and history; it talks to the API above."""
     return request.app.state.templates.TemplateResponse(
-        request, "routing.html", {"user": ctx.user, "csrf_token": ctx.session.csrf_token}
+        request, "routing.html", {"user": ctx.user, "csrf_token": ctx.csrf_token}
     )

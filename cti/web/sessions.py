@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.store.base import utcnow
-from cti.store.users import User, WebSession
+from cti.store.users import ApiToken, User, WebSession
 
 COOKIE_NAME = "cti_session"
 #: Refresh ``last_seen_at`` at most this often, so every request is not a write.
@@ -26,8 +26,16 @@ class SessionPolicy:
 
 @dataclass(slots=True)
 class AuthContext:
+    """Who is calling: a browser session, or a machine client's API token."""
+
     user: User
-    session: WebSession
+    session: WebSession | None = None
+    token: ApiToken | None = None
+
+    @property
+    def csrf_token(self) -> str:
+        """The session's CSRF token for pages and forms; a token client needs none."""
+        return self.session.csrf_token if self.session is not None else ""
 
 
 def token_hash(token: str) -> str:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from cti.tickets.service import MAX_DESCRIPTION, TicketError, create_ticket
 from cti.web.deps import AgentUser, DbSession
-from cti.web.errors import Invalid
+from cti.web.errors import Invalid, documented
 
 router = APIRouter(prefix="/api")
 
@@ -32,7 +32,7 @@ class TicketOut(BaseModel):
     call_id: int | None
 
 
-@router.post("/tickets", status_code=201)
+@router.post("/tickets", status_code=201, summary="Create a ticket", responses=documented(Invalid))
 async def create(body: TicketCreate, ctx: AgentUser, db: DbSession) -> TicketOut:
     try:
         ticket = await create_ticket(

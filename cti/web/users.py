@@ -13,7 +13,7 @@ from cti.store import audit
 from cti.store.counties import County
 from cti.store.users import Role, User
 from cti.web.deps import AdminUser, AnyUser, DbSession, client_ip
-from cti.web.errors import Conflict, Invalid, NotFound
+from cti.web.errors import Conflict, Invalid, NotFound, documented
 
 router = APIRouter(prefix="/api")
 
@@ -67,19 +67,21 @@ async def _out(db: DbSession, user: User) -> UserOut:
     )
 
 
-@router.get("/me")
+@router.get("/me", summary="Your own profile and the session's CSRF token")
 async def me(ctx: AnyUser, db: DbSession) -> MeOut:
     out = await _out(db, ctx.user)
-    return MeOut(**out.model_dump(), csrf_token=ctx.session.csrf_token)
+    return MeOut(**out.model_dump(), csrf_token=ctx.csrf_token)
 
 
-@router.get("/users")
+@router.get("/users", summary="List users")
 async def list_users(_: AdminUser, db: DbSession) -> list[UserOut]:
     users = (await db.scalars(select(User).order_by(User.username))).all()
     return [await _out(db, user) for user in users]
 
 
-@router.post("/users", status_code=201)
+@router.post(
+    "/users", status_code=201, summary="Create a user", responses=documented(Invalid, Conflict)
+)
 async def create_user(body: UserCreate, ctx: AdminUser, db: DbSession) -> UserOut:
     try:
         user = await accounts.create_user(
@@ -100,7 +102,11 @@ async def create_user(body: UserCreate, ctx: AdminUser, db: DbSession) -> UserOu
     return await _out(db, user)
 
 
-@router.patch("/users/{user_id}")
+@router.patch(
+    "/users/{user_id}",
+    summary="Change a user: name, role, county, phone, password, active",
+    responses=documented(NotFound, Invalid, Conflict),
+)
 async def update_user(
     request: Request,
     body: UserUpdate,
