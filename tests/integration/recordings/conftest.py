@@ -4,18 +4,14 @@ call rows), a recordings folder, and helpers that file captured MixMonitor files
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from cti.seed import seed
-from cti.store import migrate
 from cti.store.calls import Call
 from cti.store.db import make_engine, make_session_factory
 from tests.databases import throwaway_database

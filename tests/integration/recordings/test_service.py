@@ -24,8 +24,9 @@ def test_recent_folders():
 
 async def test_live_scan(traces_dir, tmp_path, rec_factory):
     root = tmp_path / "rec"
-    today = f"{datetime.now(UTC):%Y%m%d}"
-    uid = f"{int(datetime.now(UTC).timestamp())}.{secrets.randbelow(10**6)}"
+    now = datetime.now(UTC)  # read once: the folder's day and the uid's time must agree
+    today = f"{now:%Y%m%d}"
+    uid = f"{int(now.timestamp())}.{secrets.randbelow(10**6)}"
     file_capture(traces_dir, root, NORTH, f"{today}/{uid}.wav")
     busy = root / today / "1795000000.1.wav"
     busy.write_bytes((root / today / f"{uid}.wav").read_bytes())  # just written
@@ -84,9 +85,10 @@ async def test_call_ended_on_the_bus_indexes_that_calls_recording(
     """The hangup path: the AMI side says a call ended; its file is indexed without
     waiting for the next scan (which is an hour away here), and only that file."""
     root = tmp_path / "rec"
-    today = f"{datetime.now(UTC):%Y%m%d}"
-    uid = f"{int(datetime.now(UTC).timestamp())}.{secrets.randbelow(10**6)}"
-    other = f"{int(datetime.now(UTC).timestamp())}.{secrets.randbelow(10**6) + 10**6}"
+    now = datetime.now(UTC)  # read once: the folder's day and the uid's time must agree
+    today = f"{now:%Y%m%d}"
+    uid = f"{int(now.timestamp())}.{secrets.randbelow(10**6)}"
+    other = f"{int(now.timestamp())}.{secrets.randbelow(10**6) + 10**6}"
     (root / today).mkdir(parents=True)
     bus = InMemoryBus()
     service = RecordingsService(root, rec_factory, bus=bus, interval_s=3600, after_hangup_s=0.0)
