@@ -14,6 +14,7 @@ The classic scripts are run as Asterisk runs them (a new process per request, th
 environment on stdin), several at once.
 
     .venv/bin/python bench/bench_agi.py [--calls N] [--concurrency C] [--rounds R]
+                                        [--sweep C,C,...] [--classic-requests N]
                                         [--write-docs]
 
 ``--concurrency`` is the number of requests in flight, i.e. calls starting or ending at
@@ -29,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import statistics
@@ -293,7 +295,7 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
         yield url
 
 
-async def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10_000, help="calls (2 requests each)")
     parser.add_argument(
@@ -318,7 +320,28 @@ async def main() -> None:
         ),
     )
     parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    return parser
+
+
+def docs_command(args: argparse.Namespace) -> str:
+    """The command line above the figures in docs/performance.md: it reproduces the run
+    (the options that change the report, the others only when they are not the
+    defaults)."""
+    defaults = arguments()
+    extra = "".join(
+        f" --{name.replace('_', '-')} {shlex.quote(str(getattr(args, name)))}"
+        for name in ("sweep", "classic_concurrency")
+        if getattr(args, name) != defaults.get_default(name)
+    )
+    return (
+        f"$ .venv/bin/python bench/bench_agi.py --calls {args.calls} "
+        f"--concurrency {args.concurrency} --rounds {args.rounds} "
+        f"--classic-requests {args.classic_requests}{extra} --write-docs"
+    )
+
+
+async def main() -> None:
+    args = arguments().parse_args()
 
     speed_before = loop_ms()
     async with fresh_database(args.admin_url) as url:
@@ -448,12 +471,7 @@ async def main() -> None:
     )
     print(report)
     if args.write_docs:
-        command = (
-            f"$ .venv/bin/python bench/bench_agi.py --calls {args.calls} "
-            f"--concurrency {args.concurrency} --rounds {args.rounds} "
-            f"--classic-requests {args.classic_requests} --write-docs"
-        )
-        docs.publish("FastAGI", command, report)
+        docs.publish("FastAGI", docs_command(args), report)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from bench.docs import PERFORMANCE, DocsError, replace_block
@@ -82,3 +84,20 @@ def test_performance_md_has_a_block_for_each_benchmark_that_writes_it(section, s
     document = PERFORMANCE.read_text()
     replaced = replace_block(document, section, f"$ .venv/bin/python bench/{script} --x", "y")
     assert replaced != document
+
+
+def test_the_fastagi_command_in_performance_md_is_the_one_bench_agi_writes():
+    # The block's first line is what `bench_agi.py --write-docs` writes for the options
+    # on that line: running it again replaces this block, with the same command.
+    from bench import bench_agi
+
+    document = PERFORMANCE.read_text()
+    prefix = "$ .venv/bin/python bench/bench_agi.py "
+    line = next(x for x in document.splitlines() if x.startswith(prefix))
+    args = bench_agi.arguments().parse_args(shlex.split(line.removeprefix(prefix)))
+    assert bench_agi.docs_command(args) == line
+    assert replace_block(document, "FastAGI", line, "y") != document
+    # Non-default options that change the report are written out too.
+    other = bench_agi.arguments().parse_args(["--calls", "5", "--sweep", ""])
+    assert "--calls 5 " in bench_agi.docs_command(other)
+    assert " --sweep '' " in bench_agi.docs_command(other)
