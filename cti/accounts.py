@@ -33,6 +33,10 @@ class AccountError(ValueError):
     """A request about an account that cannot be honoured; the message is safe to show."""
 
 
+class AccountConflict(AccountError):
+    """The value is valid but another account has it (a username, a phone)."""
+
+
 class LoginThrottled(Exception):
     """Too many failed logins for this username or address in the window."""
 
@@ -78,11 +82,16 @@ def validate_username(username: str) -> str:
     return username
 
 
-def validate_interface(interface: str | None) -> str | None:
+def validate_interface(interface: str | None, phones: frozenset[str] | None = None) -> str | None:
+    """``None`` for no phone; else the interface, which must look like ``PJSIP/1001`` and,
+    when ``phones`` is given (the agents' endpoints in pjsip.conf), be one of them."""
     if interface in (None, ""):
         return None
     if not re.fullmatch(INTERFACE_PATTERN, interface):
         raise AccountError("interface must look like PJSIP/1001")
+    if phones is not None and interface not in phones:
+        known = ", ".join(sorted(phones)) or "none"
+        raise AccountError(f"{interface} is not an agent phone in pjsip.conf (there: {known})")
     return interface
 
 
@@ -117,17 +126,18 @@ async def create_user(
     county: str | None = None,
     interface: str | None = None,
     actor: User | None = None,
+    phones: frozenset[str] | None = None,
 ) -> User:
-    """Create a user (not committed). Raises AccountError on any invalid or taken value."""
+    """Create a user (not committed). Raises AccountError on any invalid value,
+    AccountConflict on a taken one; ``phones`` as in :func:`validate_interface`."""
     username = validate_username(username)
     role_ = validate_role(role)
     check_password_strength(password)
-    interface = validate_interface(interface)
+    interface = validate_interface(interface, phones)
     display = validate_display_name(display_name or username)
     if await session.scalar(select(User.id).where(User.username == username)):
-        raise AccountError(f"username {username!r} is taken")
-    if interface and await session.scalar(select(User.id).where(User.interface == interface)):
-        raise AccountError(f"interface {interface} already belongs to another user")
+        raise AccountConflict(f"username {username!r} is taken")
+    await _check_interface_free(session, interface, None)
     user = User(
         username=username,
         display_name=display,
@@ -149,6 +159,73 @@ async def create_user(
         detail={"username": username, "role": role_.value, "interface": interface},
     )
     return user
+
+
+async def _check_interface_free(
+    session: AsyncSession, interface: str | None, user_id: int | None
+) -> None:
+    if not interface:
+        return
+    taken = select(User.id).where(User.interface == interface)
+    if user_id is not None:
+        taken = taken.where(User.id != user_id)
+    if await session.scalar(taken):
+        raise AccountConflict(f"interface {interface} already belongs to another user")
+
+
+#: What :func:`update_user` may change; ``password`` is never written to the audit log.
+EDITABLE = ("display_name", "role", "county", "interface", "active", "password")
+
+
+async def update_user(
+    session: AsyncSession,
+    user: User,
+    changes: dict[str, object],
+    actor: User,
+    *,
+    phones: frozenset[str] | None = None,
+    ip: str | None = None,
+) -> dict[str, object]:
+    """Apply ``changes`` (keys of ``EDITABLE``; a key that is absent stays as it is) to
+    ``user``, all or nothing, audited as one ``user.update`` (not committed). Returns what
+    was audited. Raises AccountError / AccountConflict; ``phones`` as in
+    :func:`validate_interface`."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise AccountError(f"cannot change {', '.join(sorted(unknown))}")
+    if changes.get("display_name") is not None:
+        user.display_name = validate_display_name(str(changes["display_name"]))
+    if changes.get("role") is not None:
+        role = validate_role(str(changes["role"])).value
+        if user.id == actor.id and role != user.role:
+            raise AccountError("you cannot change your own role")
+        user.role = role
+    if "county" in changes:
+        county = changes["county"]
+        user.county_id = await county_id_for(session, str(county) if county else None)
+    if "interface" in changes:
+        value = changes["interface"]
+        interface = validate_interface(str(value) if value else None, phones)
+        await _check_interface_free(session, interface, user.id)
+        user.interface = interface
+    if changes.get("password") is not None:
+        await set_password(session, user, str(changes["password"]), actor=actor)
+    if changes.get("active") is not None:
+        if not changes["active"] and user.id == actor.id:
+            raise AccountError("you cannot disable your own account")
+        await set_active(session, user, bool(changes["active"]), actor=actor)
+    detail = {k: v for k, v in changes.items() if k != "password"}
+    audit.record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="user.update",
+        object_type="user",
+        object_id=user.id,
+        detail=detail,
+        ip=ip,
+    )
+    return detail
 
 
 async def get_user(session: AsyncSession, username: str) -> User:

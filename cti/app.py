@@ -24,6 +24,8 @@ from cti.service import Service
 from cti.settings import Settings
 from cti.store.db import PoolService, make_engine, make_session_factory, own_pool
 from cti.web import (
+    admin_audit,
+    admin_users,
     agent,
     api_docs,
     audit,
@@ -212,6 +214,8 @@ def create_app(
         app.include_router(routing.router)
         app.include_router(recordings.router)
         app.include_router(tokens.router)
+        app.include_router(admin_users.router)
+        app.include_router(admin_audit.router)
         app.include_router(api_docs.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         app.mount(api_docs.ASSETS_PATH, StaticFiles(directory=api_docs.ASSETS_DIR), name="api-docs")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import ForeignKey, Index, String, func, select
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,3 +54,45 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What a reader of the log narrows it to; ``None`` means any. ``actor`` and ``action``
+    match exactly or, ending in ``*``, by prefix (``user.*``)."""
+
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _match(column: Any, value: str) -> Any:
+    if value.endswith("*"):
+        prefix = value[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(prefix + "%", escape="\\")
+    return column == value
+
+
+async def read_page(
+    session: AsyncSession, where: AuditFilter, *, before_id: int | None, limit: int
+) -> list[AuditEntry]:
+    """Newest first, at most ``limit``, older than ``before_id`` (keyset pages)."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    if where.actor:
+        stmt = stmt.where(_match(AuditEntry.actor_name, where.actor))
+    if where.action:
+        stmt = stmt.where(_match(AuditEntry.action, where.action))
+    if where.object_type:
+        stmt = stmt.where(AuditEntry.object_type == where.object_type)
+    if where.object_id:
+        stmt = stmt.where(AuditEntry.object_id == where.object_id)
+    if where.since is not None:
+        stmt = stmt.where(AuditEntry.at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(AuditEntry.at < where.until)
+    return list((await session.scalars(stmt)).all())

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from cti import api_tokens
+from cti.pjsip_conf import agent_phones_in
 from cti.settings import Settings
 from cti.store.users import Role, User
 from cti.web import sessions
@@ -40,6 +41,18 @@ def get_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def get_agent_phones(request: Request) -> frozenset[str]:
+    """The agents' phones in the configured pjsip.conf, read once per app."""
+    phones = getattr(request.app.state, "agent_phones", None)
+    if phones is None:
+        phones = agent_phones_in(request.app.state.settings.asterisk_conf_dir)
+        request.app.state.agent_phones = phones
+    return phones
+
+
+AgentPhones = Annotated[frozenset[str], Depends(get_agent_phones)]
 
 
 def client_ip(conn: HTTPConnection) -> str | None:

@@ -20,13 +20,15 @@ class Link:
 AGENT_CONSOLE = Link("/agent", "Agent console")
 RECORDINGS = Link("/recordings", "Recordings")
 ROUTING = Link("/admin/routing", "County routing")
+USERS = Link("/admin/users", "Users")
+AUDIT = Link("/admin/audit", "Audit log")
 API_DOCS = Link("/api/docs", "API")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE,),
     Role.INSPECTOR: (RECORDINGS,),
     Role.SUPERVISOR: (RECORDINGS,),
-    Role.ADMIN: (RECORDINGS, ROUTING),
+    Role.ADMIN: (USERS, ROUTING, RECORDINGS, AUDIT),
 }
 #: Shown to every role, after the role's own.
 COMMON: tuple[Link, ...] = (API_DOCS,)

@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cti import accounts
-from cti.store import audit
 from cti.store.counties import County
 from cti.store.users import Role, User
-from cti.web.deps import AdminUser, AnyUser, DbSession, client_ip
+from cti.web.deps import AdminUser, AgentPhones, AnyUser, DbSession, client_ip
 from cti.web.errors import Conflict, Invalid, NotFound, documented
 
 router = APIRouter(prefix="/api")
@@ -82,7 +81,9 @@ async def list_users(_: AdminUser, db: DbSession) -> list[UserOut]:
 @router.post(
     "/users", status_code=201, summary="Create a user", responses=documented(Invalid, Conflict)
 )
-async def create_user(body: UserCreate, ctx: AdminUser, db: DbSession) -> UserOut:
+async def create_user(
+    body: UserCreate, request: Request, ctx: AdminUser, db: DbSession, phones: AgentPhones
+) -> UserOut:
     try:
         user = await accounts.create_user(
             db,
@@ -93,11 +94,12 @@ async def create_user(body: UserCreate, ctx: AdminUser, db: DbSession) -> UserOu
             county=body.county,
             interface=body.interface,
             actor=ctx.user,
+            phones=phones,
         )
+    except accounts.AccountConflict as exc:
+        raise Conflict(str(exc)) from None
     except accounts.AccountError as exc:
-        raise (Conflict if "taken" in str(exc) or "belongs" in str(exc) else Invalid)(
-            str(exc)
-        ) from None
+        raise Invalid(str(exc)) from None
     await db.commit()
     return await _out(db, user)
 
@@ -112,44 +114,22 @@ async def update_user(
     body: UserUpdate,
     ctx: AdminUser,
     db: DbSession,
+    phones: AgentPhones,
     user_id: Annotated[int, Path(ge=1)],
 ) -> UserOut:
     user = await db.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
     changes = body.model_dump(exclude_unset=True)
+    if isinstance(changes.get("role"), Role):
+        changes["role"] = changes["role"].value
     try:
-        if "display_name" in changes and body.display_name is not None:
-            user.display_name = accounts.validate_display_name(body.display_name)
-        if body.role is not None:
-            user.role = body.role.value
-        if "county" in changes:
-            user.county_id = await accounts.county_id_for(db, body.county)
-        if "interface" in changes:
-            interface = accounts.validate_interface(body.interface)
-            if interface and await db.scalar(
-                select(User.id).where(User.interface == interface, User.id != user.id)
-            ):
-                raise Conflict(f"interface {interface} already belongs to another user")
-            user.interface = interface
-        if body.password is not None:
-            await accounts.set_password(db, user, body.password, actor=ctx.user)
-        if body.active is not None:
-            if not body.active and user.id == ctx.user.id:
-                raise Invalid("you cannot disable your own account")
-            await accounts.set_active(db, user, body.active, actor=ctx.user)
+        await accounts.update_user(
+            db, user, changes, ctx.user, phones=phones, ip=client_ip(request)
+        )
+    except accounts.AccountConflict as exc:
+        raise Conflict(str(exc)) from None
     except accounts.AccountError as exc:
         raise Invalid(str(exc)) from None
-    changes.pop("password", None)
-    audit.record(
-        db,
-        actor_id=ctx.user.id,
-        actor_name=ctx.user.username,
-        action="user.update",
-        object_type="user",
-        object_id=user.id,
-        detail=changes,
-        ip=client_ip(request),
-    )
     await db.commit()
     return await _out(db, user)

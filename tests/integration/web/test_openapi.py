@@ -139,8 +139,9 @@ def _documented(operation: dict) -> dict[int, set[str]]:
         if int(status) < 400:
             continue
         ours = "ErrorOut" in str(entry.get("content", ""))
-        if status == "422" and not ours:
-            continue
+        content = entry.get("content", {})
+        if status == "422" and not ours and "text/html" not in content:
+            continue  # FastAPI's own request validation
         out[int(status)] = {c.strip() for c in entry["description"].split(",")} if ours else set()
     return out
 

@@ -1,0 +1,329 @@
+"""``/admin/users``: the administrator's user pages (plain HTML forms, no script needed).
+
+List with filters, add (the generated password is shown once, on the answer page, never in
+a URL), edit role, county and phone (an agent phone of pjsip.conf), disable/enable (ends the
+user's sessions), reset the password (a new one, shown once). Every change goes through
+``cti.accounts`` and is audited there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from cti import accounts
+from cti.store.counties import County
+from cti.store.users import Role, User
+from cti.web.deps import AdminUser, AgentPhones, DbSession, client_ip
+from cti.web.errors import NotFound, documented
+
+router = APIRouter(prefix="/admin/users", tags=["pages"])
+
+FORM_REFUSED = {
+    409: {"description": "the username or phone is another user's (the form again, with why)"},
+    422: {
+        "description": "a value is not valid (the form again, with why)",
+        "content": {"text/html": {}},
+    },
+}
+
+
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Field = Annotated[str, Form(max_length=200)]
+
+
+async def _undo(db: DbSession, ctx: Any) -> None:
+    """Roll the refused change back; reload the logged-in admin the page shows."""
+    await db.rollback()
+    for row in (ctx.user, ctx.session, ctx.token):
+        if row is not None:
+            await db.refresh(row)
+
+
+async def _counties(db: DbSession) -> list[tuple[str, str]]:
+    return [
+        tuple(r)
+        for r in (await db.execute(select(County.code, County.name).order_by(County.code))).all()
+    ]
+
+
+def _page(
+    request: Request, ctx: Any, template: str, status_code: int = 200, **context: Any
+) -> Response:
+    return request.app.state.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "user": ctx.user,
+            "csrf_token": ctx.csrf_token,
+            "roles": [r.value for r in Role],
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+async def _list_context(
+    db: DbSession, role: str | None, county: str | None, active: str | None
+) -> dict[str, Any]:
+    stmt = select(User, County.code).outerjoin(County, County.id == User.county_id)
+    if role in {r.value for r in Role}:
+        stmt = stmt.where(User.role == role)
+    if county == "-":
+        stmt = stmt.where(User.county_id.is_(None))
+    elif county:
+        stmt = stmt.where(County.code == county)
+    if active in ("yes", "no"):
+        stmt = stmt.where(User.active.is_(active == "yes"))
+    rows = (await db.execute(stmt.order_by(User.username))).all()
+    return {
+        "rows": [{"user": u, "county": c} for u, c in rows],
+        "filters": {"role": role or "", "county": county or "", "active": active or ""},
+    }
+
+
+@router.get("", response_class=HTMLResponse, summary="Users: list, filter, add (page)")
+async def users_page(
+    request: Request,
+    ctx: AdminUser,
+    db: DbSession,
+    phones: AgentPhones,
+    role: Annotated[str | None, Query(max_length=16)] = None,
+    county: Annotated[str | None, Query(max_length=32)] = None,
+    active: Annotated[str | None, Query(max_length=3)] = None,
+) -> Response:
+    return _page(
+        request,
+        ctx,
+        "admin_users.html",
+        counties=await _counties(db),
+        phones=sorted(phones),
+        form={},
+        errors=None,
+        created=None,
+        **await _list_context(db, role, county, active),
+    )
+
+
+@router.post(
+    "",
+    response_class=HTMLResponse,
+    status_code=201,
+    summary="Add a user (form); shows its password once",
+    responses=FORM_REFUSED,
+)
+async def add_user(
+    request: Request,
+    ctx: AdminUser,
+    db: DbSession,
+    phones: AgentPhones,
+    username: Field,
+    role: Field,
+    display_name: Field = "",
+    county: Field = "",
+    interface: Field = "",
+) -> Response:
+    form = {
+        "username": username,
+        "role": role,
+        "display_name": display_name,
+        "county": county,
+        "interface": interface,
+    }
+    password = accounts.generate_password()
+    try:
+        created = await accounts.create_user(
+            db,
+            username=username.strip(),
+            role=role,
+            password=password,
+            display_name=display_name.strip() or None,
+            county=county or None,
+            interface=interface.strip() or None,
+            actor=ctx.user,
+            phones=phones,
+        )
+    except accounts.AccountError as exc:
+        await _undo(db, ctx)
+        return _page(
+            request,
+            ctx,
+            "admin_users.html",
+            status_code=409 if isinstance(exc, accounts.AccountConflict) else 422,
+            counties=await _counties(db),
+            phones=sorted(phones),
+            form=form,
+            errors=str(exc),
+            created=None,
+            **await _list_context(db, None, None, None),
+        )
+    await db.commit()
+    return _page(
+        request,
+        ctx,
+        "admin_users.html",
+        status_code=201,
+        counties=await _counties(db),
+        phones=sorted(phones),
+        form={},
+        errors=None,
+        created={"username": created.username, "password": password},
+        **await _list_context(db, None, None, None),
+    )
+
+
+async def _edit(
+    request: Request,
+    ctx: Any,
+    db: DbSession,
+    phones: frozenset[str],
+    target: User,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    message: str | None = None,
+    password: str | None = None,
+) -> Response:
+    county = None
+    if target.county_id is not None:
+        county = await db.scalar(select(County.code).where(County.id == target.county_id))
+    return _page(
+        request,
+        ctx,
+        "admin_user.html",
+        status_code=status_code,
+        target=target,
+        target_county=county or "",
+        counties=await _counties(db),
+        phones=sorted(phones),
+        error=error,
+        message=message,
+        new_password=password,
+    )
+
+
+async def _target(db: DbSession, user_id: int) -> User:
+    target = await db.get(User, user_id)
+    if target is None:
+        raise NotFound(f"no user {user_id}")
+    return target
+
+
+@router.get(
+    "/{user_id}",
+    response_class=HTMLResponse,
+    summary="One user: edit, disable/enable, reset password (page)",
+    responses=documented(NotFound),
+)
+async def user_page(
+    user_id: UserId,
+    request: Request,
+    ctx: AdminUser,
+    db: DbSession,
+    phones: AgentPhones,
+    saved: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    messages = {
+        "1": "Saved.",
+        "enabled": "Enabled.",
+        "disabled": "Disabled: logged out everywhere.",
+    }
+    target = await _target(db, user_id)
+    return await _edit(request, ctx, db, phones, target, message=messages.get(saved or ""))
+
+
+async def _change(
+    request: Request,
+    ctx: Any,
+    db: DbSession,
+    phones: frozenset[str],
+    user_id: int,
+    changes: dict[str, object],
+    saved: str,
+) -> Response:
+    target = await _target(db, user_id)
+    try:
+        await accounts.update_user(
+            db, target, changes, ctx.user, phones=phones, ip=client_ip(request)
+        )
+    except accounts.AccountError as exc:
+        await _undo(db, ctx)
+        target = await _target(db, user_id)
+        return await _edit(
+            request,
+            ctx,
+            db,
+            phones,
+            target,
+            status_code=409 if isinstance(exc, accounts.AccountConflict) else 422,
+            error=str(exc),
+        )
+    await db.commit()
+    return RedirectResponse(f"/admin/users/{user_id}?saved={saved}", status_code=303)
+
+
+@router.post(
+    "/{user_id}",
+    response_class=HTMLResponse,
+    summary="Save a user's name, role, county and phone (form)",
+    status_code=303,
+    responses={**FORM_REFUSED, **documented(NotFound)},
+)
+async def save_user(
+    user_id: UserId,
+    request: Request,
+    ctx: AdminUser,
+    db: DbSession,
+    phones: AgentPhones,
+    display_name: Field,
+    role: Field,
+    county: Field = "",
+    interface: Field = "",
+) -> Response:
+    changes: dict[str, object] = {
+        "display_name": display_name,
+        "role": role,
+        "county": county or None,
+        "interface": interface.strip() or None,
+    }
+    return await _change(request, ctx, db, phones, user_id, changes, "1")
+
+
+@router.post(
+    "/{user_id}/active",
+    response_class=HTMLResponse,
+    summary="Disable (ends their sessions) or enable a user (form)",
+    status_code=303,
+    responses={**FORM_REFUSED, **documented(NotFound)},
+)
+async def set_active(
+    user_id: UserId,
+    request: Request,
+    ctx: AdminUser,
+    db: DbSession,
+    phones: AgentPhones,
+    active: Annotated[bool, Form()],
+) -> Response:
+    saved = "enabled" if active else "disabled"
+    return await _change(request, ctx, db, phones, user_id, {"active": active}, saved)
+
+
+@router.post(
+    "/{user_id}/password",
+    response_class=HTMLResponse,
+    summary="Reset a user's password: a new one, shown once (form)",
+    responses=documented(NotFound),
+)
+async def reset_password(
+    user_id: UserId, request: Request, ctx: AdminUser, db: DbSession, phones: AgentPhones
+) -> Response:
+    target = await _target(db, user_id)
+    password = accounts.generate_password()
+    await accounts.set_password(db, target, password, actor=ctx.user)
+    await db.commit()
+    return await _edit(
+        request, ctx, db, phones, target, message="New password set.", password=password
+    )
