@@ -85,7 +85,8 @@ async def test_an_admin_edits_simulates_previews_applies_and_rolls_back(
             )
 
             await page.goto("/")
-            await page.get_by_role("link", name="County routing").click()
+            nav = page.get_by_role("navigation", name="Main")
+            await nav.get_by_role("link", name="County routing").click()
             await page.wait_for_url("**/admin/routing")
             await page.wait_for_selector("#routing[data-ready=true]")
             assert await page.locator("[data-testid=did-rule]").count() == 4

@@ -4,7 +4,8 @@ Hostile input tried: markup and SQL in the username, a phone outside pjsip.conf,
 with dialplan punctuation, another user's phone, a missing CSRF token, an admin disabling
 or demoting themselves, audit filters with markup and without a UTC offset.
 
-The database is shared by the run: each test gives out phones no other test uses.
+The database is shared by the run, so the app's phones are made up per test (the reading
+of the real pjsip.conf is tested in tests/unit/test_pjsip_conf.py and, here, by refusals).
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ PASSWORD_SHOWN = re.compile(r'data-testid="new-password">([^<]+)<')
 
 
 @pytest.fixture
-async def admin(client, make_user):
+def phones(app) -> list[str]:
+    """Five phones no other test gives out, as if they were pjsip.conf's agent endpoints."""
+    base = 50000 + secrets.randbelow(10**4) * 5
+    made_up = [f"PJSIP/{base + i}" for i in range(5)]
+    app.state.agent_phones = frozenset(made_up)
+    return made_up
+
+
+@pytest.fixture
+async def admin(client, make_user, phones):
     await login(client, await make_user(Role.ADMIN))
     page = await client.get("/admin/users")
     return client, CSRF.search(page.text).group(1)
@@ -37,24 +47,24 @@ async def add(client, csrf, **form):
     return await client.post("/admin/users", data={"csrf_token": csrf, **form})
 
 
-async def test_add_an_agent_who_then_logs_in(admin, app):
+async def test_add_an_agent_who_then_logs_in(admin, app, phones):
     client, csrf = admin
     username = name()
     page = await add(
-        client, csrf, username=username, role="agent", county="north", interface="PJSIP/1001"
+        client, csrf, username=username, role="agent", county="north", interface=phones[0]
     )
     assert page.status_code == 201
     (password,) = PASSWORD_SHOWN.findall(page.text)
     listed = await client.get("/admin/users", params={"role": "agent", "county": "north"})
     row = listed.text.split(f'data-username="{username}"')[1].split("</tr>")[0]
-    assert "PJSIP/1001" in row and "north" in row and "yes" in row
+    assert phones[0] in row and "north" in row and "yes" in row
     assert password not in listed.text  # shown once, on the answer only
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as agent:
         assert (await login(agent, username, password)).status_code == 303
         me = (await agent.get("/api/me")).json()
-        assert me["county"] == "north" and me["interface"] == "PJSIP/1001"
+        assert me["county"] == "north" and me["interface"] == phones[0]
 
     audit = await client.get("/admin/audit", params={"action": "user.create"})
     assert f"&#34;username&#34;: &#34;{username}&#34;" in audit.text or username in audit.text
@@ -72,8 +82,9 @@ async def test_add_an_agent_who_then_logs_in(admin, app):
         ({"county": "atlantis"}, 422, "unknown county"),
     ],
 )
-async def test_bad_input_is_refused_and_kept_in_the_form(admin, form, status, why):
+async def test_bad_input_is_refused_and_kept_in_the_form(admin, app, form, status, why):
     client, csrf = admin
+    del app.state.agent_phones  # the project's own pjsip.conf: 1001..4001, and the trunk
     body = {"username": name(), "role": "agent", **form}
     page = await add(client, csrf, **body)
     assert page.status_code == status and why in page.text
@@ -85,12 +96,12 @@ async def test_bad_input_is_refused_and_kept_in_the_form(admin, form, status, wh
     assert not PASSWORD_SHOWN.search(page.text)
 
 
-async def test_a_phone_belongs_to_one_user(admin):
+async def test_a_phone_belongs_to_one_user(admin, phones):
     client, csrf = admin
     assert (
-        await add(client, csrf, username=name(), role="agent", interface="PJSIP/3001")
+        await add(client, csrf, username=name(), role="agent", interface=phones[0])
     ).status_code == 201
-    taken = await add(client, csrf, username=name(), role="agent", interface="PJSIP/3001")
+    taken = await add(client, csrf, username=name(), role="agent", interface=phones[0])
     assert taken.status_code == 409 and "already belongs to another user" in taken.text
 
 
@@ -107,7 +118,7 @@ async def _user_id(client, username: str) -> int:
     )
 
 
-async def test_edit_disable_enable_and_reset(admin, app):
+async def test_edit_disable_enable_and_reset(admin, app, phones):
     client, csrf = admin
     username = name()
     first = await add(client, csrf, username=username, role="agent")
@@ -121,12 +132,12 @@ async def test_edit_disable_enable_and_reset(admin, app):
             "display_name": "Ana Ruiz",
             "role": "agent",
             "county": "south",
-            "interface": "PJSIP/1002",
+            "interface": phones[1],
         },
     )
     assert saved.status_code == 303 and saved.headers["location"].endswith("?saved=1")
     page = await client.get(saved.headers["location"])
-    assert "Saved." in page.text and 'value="PJSIP/1002" selected' in page.text
+    assert "Saved." in page.text and f'value="{phones[1]}" selected' in page.text
     assert 'value="south" selected' in page.text and 'value="Ana Ruiz"' in page.text
 
     transport = httpx.ASGITransport(app=app)
