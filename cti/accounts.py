@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.store import audit
 from cti.store.base import utcnow
+from cti.store.companies import Company
 from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.users import INTERFACE_PATTERN, USERNAME_PATTERN, LoginAttempt, Role, User
 
@@ -127,18 +128,24 @@ async def create_user(
     interface: str | None = None,
     actor: User | None = None,
     phones: frozenset[str] | None = None,
+    company_id: int | None = None,
 ) -> User:
     """Create a user (not committed). Raises AccountError on any invalid value,
-    AccountConflict on a taken one; ``phones`` as in :func:`validate_interface`."""
+    AccountConflict on a taken one; ``phones`` as in :func:`validate_interface`.
+
+    A ``company`` account acts for the company ``company_id`` names (required for that
+    role, refused for every other) and has no county and no phone."""
     username = validate_username(username)
     role_ = validate_role(role)
     check_password_strength(password)
     interface = validate_interface(interface, phones)
     display = validate_display_name(display_name or username)
+    await _check_company(session, role_, company_id, county, interface)
     if await session.scalar(select(User.id).where(User.username == username)):
         raise AccountConflict(f"username {username!r} is taken")
     await _check_interface_free(session, interface, None)
     user = User(
+        company_id=company_id,
         username=username,
         display_name=display,
         password_hash=hash_password(password),
@@ -159,6 +166,23 @@ async def create_user(
         detail={"username": username, "role": role_.value, "interface": interface},
     )
     return user
+
+
+async def _check_company(
+    session: AsyncSession,
+    role: Role,
+    company_id: int | None,
+    county: str | None,
+    interface: str | None,
+) -> None:
+    if role is not Role.COMPANY:
+        if company_id is not None:
+            raise AccountError("only a company account belongs to a company")
+        return
+    if company_id is None or await session.get(Company, company_id) is None:
+        raise AccountError("a company account needs the company it acts for")
+    if county or interface:
+        raise AccountError("a company account has no county and no phone")
 
 
 async def _check_interface_free(
@@ -199,6 +223,8 @@ async def update_user(
         role = validate_role(str(changes["role"])).value
         if user.id == actor.id and role != user.role:
             raise AccountError("you cannot change your own role")
+        if role != user.role and Role.COMPANY.value in (role, user.role):
+            raise AccountError("a company's account and the centre's staff are kept apart")
         user.role = role
     if "county" in changes:
         county = changes["county"]

@@ -25,6 +25,7 @@ from cti.app import create_app
 from cti.bus import InMemoryBus
 from cti.seed import seed
 from cti.settings import Settings
+from cti.store.companies import Company, CompanyStatus
 from cti.store.db import make_engine, make_session_factory
 from cti.store.users import Role
 from tests.databases import throwaway_database
@@ -166,10 +167,24 @@ def make_user(session_factory) -> UserMaker:
     """Create a user with a unique name and the shared test password; returns the username."""
 
     async def make(
-        role: Role | str, *, county: str | None = None, interface: str | None = None
+        role: Role | str,
+        *,
+        county: str | None = None,
+        interface: str | None = None,
+        company_id: int | None = None,
     ) -> str:
+        """A ``company`` user without ``company_id`` gets an approved company of its own."""
         username = f"{Role(role).value}-{secrets.token_hex(3)}"
         async with session_factory() as db:
+            if Role(role) is Role.COMPANY and company_id is None:
+                company = Company(
+                    name=f"Company of {username}",
+                    licence_number=f"LIC-{username}",
+                    status=CompanyStatus.APPROVED.value,
+                )
+                db.add(company)
+                await db.flush()
+                company_id = company.id
             await accounts.create_user(
                 db,
                 username=username,
@@ -177,6 +192,7 @@ def make_user(session_factory) -> UserMaker:
                 password=PASSWORD,
                 county=county,
                 interface=interface,
+                company_id=company_id,
             )
             await db.commit()
         return username

@@ -49,3 +49,6 @@ class CallbackRequest(Timestamps, Base):
     #: Who handled it last, and what they noted (agent's text: stored verbatim, bounded).
     handled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
+    #: The agent calling the citizen now: two agents never dial the same citizen.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]

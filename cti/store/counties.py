@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, String, select
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,12 +20,37 @@ class County(Timestamps, Base):
     __table_args__ = (
         CheckConstraint(f"code ~ '{CODE_PATTERN}'", name="code_format"),
         CheckConstraint(f"queue_name ~ '{QUEUE_PATTERN}'", name="queue_format"),
+        CheckConstraint("accept_within_minutes BETWEEN 5 AND 10080", name="accept_window"),
+        CheckConstraint("finish_within_hours BETWEEN 1 AND 2160", name="finish_window"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     queue_name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: IANA zone the county lives in (its opening hours are in ``routing_county_policies``).
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    #: A county that took calls or tickets is never deleted, only retired: it keeps its
+    #: history and routes nothing new.
+    retired_at: Mapped[datetime | None]
+    #: Dispatch: offer a ticket to the first suggested company without waiting for the
+    #: agent, and the deadlines a company gets to accept and to finish the work.
+    auto_dispatch: Mapped[bool] = mapped_column(default=False, server_default="false")
+    accept_within_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
+    finish_within_hours: Mapped[int] = mapped_column(default=72, server_default="72")
+
+
+class CountyCategory(Base):
+    """A service category the centre arranges in a county (its part of the catalogue)."""
+
+    __tablename__ = "county_categories"
+
+    county_id: Mapped[int] = mapped_column(
+        ForeignKey("counties.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("service_categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class UnknownCounty(LookupError):

@@ -17,6 +17,8 @@ class Role(StrEnum):
     INSPECTOR = "inspector"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    #: A service company's own login: its portal and API see only its own work.
+    COMPANY = "company"
 
 
 ROLE_VALUES = tuple(role.value for role in Role)
@@ -31,6 +33,7 @@ class User(Timestamps, Base):
         CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role_known"),
         CheckConstraint(f"interface ~ '{INTERFACE_PATTERN}'", name="interface_format"),
         CheckConstraint(f"username ~ '{USERNAME_PATTERN}'", name="username_format"),
+        CheckConstraint("(role = 'company') = (company_id IS NOT NULL)", name="company_role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,6 +46,10 @@ class User(Timestamps, Base):
     #: The agent's phone as a queue member, e.g. ``PJSIP/1001``; unique across users.
     interface: Mapped[str | None] = mapped_column(String(80), unique=True)
     active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    #: The company a ``company`` account acts for (and only for it).
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
 
 
 class WebSession(Base):

@@ -1,6 +1,13 @@
-"""Creating tickets from a call (the agent console) with validated references."""
+"""Tickets in the database: creating them with validated references, moving them through
+the lifecycle (:mod:`cti.tickets.lifecycle` decides, this writes the event), and notes.
+
+Every change to a ticket's status is written together with its :class:`TicketEvent`;
+nothing here commits (the caller's transaction holds the change and its event together).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -12,10 +19,20 @@ from cti.store.calls import Call
 from cti.store.catalog import ServiceCategory
 from cti.store.citizens import Citizen
 from cti.store.counties import UnknownCounty, county_id_by_code
-from cti.store.tickets import Ticket, TicketStatus, format_ticket_number
+from cti.store.tickets import (
+    Channel,
+    Priority,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    format_ticket_number,
+)
 from cti.store.users import User
+from cti.tickets import lifecycle
 
 MAX_DESCRIPTION = 5000
+MAX_NOTE = 5000
+MAX_ADDRESS = 500
 
 
 class TicketError(ValueError):
@@ -46,20 +63,35 @@ async def create_ticket(
     citizen_id: int | None = None,
     county_code: str | None = None,
     call: tuple[str, str] | None = None,
+    channel: str = Channel.PHONE.value,
+    priority: str = Priority.NORMAL.value,
+    address: str | None = None,
+    preferred_start: datetime | None = None,
+    preferred_end: datetime | None = None,
+    complaint_of: Ticket | None = None,
 ) -> Ticket:
-    """Validate and add a ticket with the next human-readable number (caller commits)."""
-    description = description.strip()
-    if not description:
-        raise TicketError("description", "describe what the citizen needs")
-    if len(description) > MAX_DESCRIPTION:
-        raise TicketError("description", f"at most {MAX_DESCRIPTION} characters")
-    if "\x00" in description:
-        raise TicketError("description", "must not contain NUL characters")
+    """Validate and add a ticket with the next human-readable number, and its ``create``
+    event (caller commits). ``category_code`` names a top-level category or an item under
+    one (then both are kept). A complaint ticket names the ticket it is about."""
+    description = clean_text("description", description, MAX_DESCRIPTION, required=True)
+    address = clean_text("address", address or "", MAX_ADDRESS) or None
+    if channel not in {c.value for c in Channel}:
+        raise TicketError("channel", f"channel is one of {', '.join(c.value for c in Channel)}")
+    if priority not in {p.value for p in Priority}:
+        raise TicketError("priority", f"priority is one of {', '.join(p.value for p in Priority)}")
+    if preferred_start and preferred_end and preferred_end <= preferred_start:
+        raise TicketError("preferred_end", "the preferred window must end after it starts")
+    for field, value in (("preferred_start", preferred_start), ("preferred_end", preferred_end)):
+        if value is not None and value.tzinfo is None:
+            raise TicketError(field, "give a time with its UTC offset")
     category = await db.scalar(
         select(ServiceCategory).where(ServiceCategory.code == category_code, ServiceCategory.active)
     )
     if category is None:
         raise TicketError("category", f"unknown service category {category_code[:64]!r}")
+    top_id, sub_id = (
+        (category.id, None) if category.parent_id is None else (category.parent_id, category.id)
+    )
     if citizen_id is not None and await db.get(Citizen, citizen_id) is None:
         raise TicketError("citizen_id", f"no citizen {citizen_id}")
     try:
@@ -74,7 +106,7 @@ async def create_ticket(
         call_id=call_id,
         category_id=category.id,
         county_id=county_id,
-        status=TicketStatus.OPEN.value,
+        status=TicketStatus.NEW.value,
         description=description,
         author_id=author.id,
     )
@@ -90,3 +122,83 @@ async def create_ticket(
         detail={"category": category_code, "citizen_id": citizen_id, "call_id": call_id},
     )
     return ticket
+
+
+def clean_text(field: str, value: str, limit: int, *, required: bool = False) -> str:
+    """``value`` stripped, checked for length and NUL (Postgres refuses NUL in text); kept
+    verbatim otherwise (shown as text, never as markup)."""
+    value = value.strip()
+    if required and not value:
+        raise TicketError(field, "describe what the citizen needs")
+    if len(value) > limit:
+        raise TicketError(field, f"at most {limit} characters")
+    if "\x00" in value:
+        raise TicketError(field, "must not contain NUL characters")
+    return value
+
+
+def _event(
+    ticket: Ticket,
+    kind: str,
+    actor: User,
+    from_status: str | None,
+    to_status: str,
+    note: str,
+) -> TicketEvent:
+    return TicketEvent(
+        ticket_id=ticket.id,
+        at=utcnow(),
+        kind=kind,
+        actor_id=actor.id,
+        actor_name=actor.display_name or actor.username,
+        actor_role=actor.role,
+        company_id=actor.company_id,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+    )
+
+
+async def transition(
+    db: AsyncSession,
+    ticket: Ticket,
+    action: lifecycle.Action | str,
+    actor: User,
+    note: str = "",
+) -> TicketEvent:
+    """Move ``ticket`` as ``action`` does when ``actor`` takes it, and write the event.
+
+    Raises :class:`lifecycle.TransitionRefused` (nothing changed) when the lifecycle does
+    not allow it; the row is locked first so two concurrent moves cannot both pass the
+    check from the same state."""
+    note = clean_text("note", note, MAX_NOTE)
+    await db.flush()  # the refresh below would drop changes not flushed yet
+    await db.refresh(ticket, with_for_update=True)
+    before = ticket.status
+    after = lifecycle.decide(action, before, actor.role)
+    ticket.status = after.value
+    ticket.closed_at = utcnow() if after in lifecycle.FINAL else None
+    if note:
+        _append_note(ticket, note)
+    event = _event(ticket, lifecycle.Action(action).value, actor, before, after.value, note)
+    db.add(event)
+    await db.flush()
+    return event
+
+
+async def add_note(
+    db: AsyncSession, ticket: Ticket, actor: User, note: str, *, kind: str = "note"
+) -> TicketEvent:
+    """A note on the ticket (no change of status), searchable with its description."""
+    note = clean_text("note", note, MAX_NOTE, required=False)
+    if not note:
+        raise TicketError("note", "write the note")
+    _append_note(ticket, note)
+    event = _event(ticket, kind, actor, ticket.status, ticket.status, note)
+    db.add(event)
+    await db.flush()
+    return event
+
+
+def _append_note(ticket: Ticket, note: str) -> None:
+    ticket.notes_text = f"{ticket.notes_text}\n{note}" if ticket.notes_text else note

@@ -14,7 +14,7 @@ import swagger_ui_bundle
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cti.web.deps import AnyUser
+from cti.web.deps import AnyAccount
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -23,14 +23,14 @@ ASSETS_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
 
 @router.get("/openapi.json", summary="The OpenAPI description of this API")
-async def openapi_json(request: Request, _: AnyUser) -> dict[str, Any]:
+async def openapi_json(request: Request, _: AnyAccount) -> dict[str, Any]:
     return request.app.openapi()
 
 
 @router.get(
     "/docs", response_class=HTMLResponse, summary="Interactive API documentation (Swagger UI)"
 )
-async def docs_page(request: Request, ctx: AnyUser) -> Response:
+async def docs_page(request: Request, ctx: AnyAccount) -> Response:
     return request.app.state.templates.TemplateResponse(
         request,
         "api_docs.html",

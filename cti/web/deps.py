@@ -181,7 +181,13 @@ class Public:
 PUBLIC = Public()
 
 ALL_ROLES = tuple(Role)
-AnyUser = Annotated[sessions.AuthContext, Depends(RequireRole(*ALL_ROLES))]
+#: The centre's own staff: every role but a service company's login.
+CENTRE_ROLES = tuple(role for role in Role if role is not Role.COMPANY)
+#: Any logged-in account, a company's included: only for what is about the account itself
+#: (home, logout, /api/me, the API description).
+AnyAccount = Annotated[sessions.AuthContext, Depends(RequireRole(*ALL_ROLES))]
+#: Any of the centre's staff.
+AnyUser = Annotated[sessions.AuthContext, Depends(RequireRole(*CENTRE_ROLES))]
 AdminUser = Annotated[sessions.AuthContext, Depends(RequireRole(Role.ADMIN))]
 AgentUser = Annotated[sessions.AuthContext, Depends(RequireRole(Role.AGENT))]
 

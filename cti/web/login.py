@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cti import accounts
 from cti.store import audit
 from cti.web import sessions
-from cti.web.deps import PUBLIC, AnyUser, AppSettings, DbSession, client_ip
+from cti.web.deps import PUBLIC, AnyAccount, AppSettings, DbSession, client_ip
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -146,7 +146,7 @@ async def login(
     status_code=303,
     responses={303: {"description": "logged out: on to the login page"}},
 )
-async def logout(request: Request, ctx: AnyUser, db: DbSession) -> Response:
+async def logout(request: Request, ctx: AnyAccount, db: DbSession) -> Response:
     await sessions.close_session(db, request.cookies.get(sessions.COOKIE_NAME, ""))
     audit.record(
         db,

@@ -29,6 +29,7 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.INSPECTOR: (RECORDINGS,),
     Role.SUPERVISOR: (RECORDINGS,),
     Role.ADMIN: (USERS, ROUTING, RECORDINGS, AUDIT),
+    Role.COMPANY: (),
 }
 #: Shown to every role, after the role's own.
 COMMON: tuple[Link, ...] = (API_DOCS,)

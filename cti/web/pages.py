@@ -6,13 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cti.web import navigation
-from cti.web.deps import AnyUser
+from cti.web.deps import AnyAccount
 
 router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse, summary="Home page: the pages your role may open")
-async def home(request: Request, ctx: AnyUser) -> Response:
+async def home(request: Request, ctx: AnyAccount) -> Response:
     return request.app.state.templates.TemplateResponse(
         request,
         "home.html",

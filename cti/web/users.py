@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cti import accounts
 from cti.store.counties import County
 from cti.store.users import Role, User
-from cti.web.deps import AdminUser, AgentPhones, AnyUser, DbSession, client_ip
+from cti.web.deps import AdminUser, AgentPhones, AnyAccount, DbSession, client_ip
 from cti.web.errors import Conflict, Invalid, NotFound, documented
 
 router = APIRouter(prefix="/api")
@@ -67,7 +67,7 @@ async def _out(db: DbSession, user: User) -> UserOut:
 
 
 @router.get("/me", summary="Your own profile and the session's CSRF token")
-async def me(ctx: AnyUser, db: DbSession) -> MeOut:
+async def me(ctx: AnyAccount, db: DbSession) -> MeOut:
     out = await _out(db, ctx.user)
     return MeOut(**out.model_dump(), csrf_token=ctx.csrf_token)
 

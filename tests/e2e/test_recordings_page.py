@@ -167,7 +167,7 @@ async def test_inspector_scores_files_a_complaint_and_admin_reads_the_access_log
                     max_points=max_points,
                 )
             )
-        db.add(Ticket(number=ticket, description="fee dispute", status="open"))
+        db.add(Ticket(number=ticket, description="fee dispute", status="new"))
         await db.commit()
     hostile = "<img src=x onerror=window.__xss=1> charged a fee twice"
     errors: list[str] = []

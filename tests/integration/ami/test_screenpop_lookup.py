@@ -78,7 +78,7 @@ async def seed_caller(db: AsyncSession, number: str, node: str) -> dict[str, int
     await db.flush()
     tag = secrets.token_hex(3)
     tickets = [
-        Ticket(number=f"T-{tag}-1", citizen_id=citizen.id, status="open", description="leak"),
+        Ticket(number=f"T-{tag}-1", citizen_id=citizen.id, status="new", description="leak"),
         Ticket(number=f"T-{tag}-2", citizen_id=citizen.id, status="closed", description="x"),
         Ticket(
             number=f"T-{tag}-3",
@@ -86,7 +86,7 @@ async def seed_caller(db: AsyncSession, number: str, node: str) -> dict[str, int
             status="dispatched",
             description="no citizen, but called from this number",
         ),
-        Ticket(number=f"T-{tag}-4", citizen_id=other.id, status="open", description="other"),
+        Ticket(number=f"T-{tag}-4", citizen_id=other.id, status="new", description="other"),
     ]
     db.add_all(tickets)
     await db.commit()

@@ -86,7 +86,7 @@ async def world(
             age(root / rel)
             recs.append((rel, call.id))
         ticket_number = f"T2099-{secrets.randbelow(10**6):06d}"
-        db.add(Ticket(number=ticket_number, call_id=recs[0][1], description="x", status="open"))
+        db.add(Ticket(number=ticket_number, call_id=recs[0][1], description="x", status="new"))
         await db.commit()
     indexer = Indexer(root, session_factory)
     try:
@@ -639,7 +639,7 @@ async def test_a_county_scoped_user_cannot_link_or_probe_another_countys_ticket(
     south_ticket = f"T2099-{secrets.randbelow(10**6):06d}"
     async with session_factory() as db:
         south = await db.scalar(select(County.id).where(County.code == "south"))
-        db.add(Ticket(number=south_ticket, county_id=south, description="x", status="open"))
+        db.add(Ticket(number=south_ticket, county_id=south, description="x", status="new"))
         await db.commit()
     rid = world["ids"][1]  # north, abandoned
     async with _client(world, "north_inspector") as c:

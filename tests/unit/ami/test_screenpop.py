@@ -111,7 +111,7 @@ def test_payload_carries_the_caller_as_data_and_fits_a_notify() -> None:
     ticket = {
         "id": 1,
         "number": "T2026-000001",
-        "status": "open",
+        "status": "new",
         "citizen_id": 1,
         "category_id": None,
         "created_at": None,
