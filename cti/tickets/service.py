@@ -69,21 +69,24 @@ async def create_ticket(
     preferred_start: datetime | None = None,
     preferred_end: datetime | None = None,
     complaint_of: Ticket | None = None,
+    subcategory_code: str | None = None,
 ) -> Ticket:
     """Validate and add a ticket with the next human-readable number, and its ``create``
     event (caller commits). ``category_code`` names a top-level category or an item under
-    one (then both are kept). A complaint ticket names the ticket it is about."""
+    one (then both are kept); ``subcategory_code``, when given, names an item under the
+    top-level ``category_code``. A complaint ticket names the ticket it is about. The
+    author owns the new ticket ("my tickets")."""
     description = clean_text("description", description, MAX_DESCRIPTION, required=True)
     address = clean_text("address", address or "", MAX_ADDRESS) or None
     if channel not in {c.value for c in Channel}:
         raise TicketError("channel", f"channel is one of {', '.join(c.value for c in Channel)}")
     if priority not in {p.value for p in Priority}:
         raise TicketError("priority", f"priority is one of {', '.join(p.value for p in Priority)}")
-    if preferred_start and preferred_end and preferred_end <= preferred_start:
-        raise TicketError("preferred_end", "the preferred window must end after it starts")
     for field, value in (("preferred_start", preferred_start), ("preferred_end", preferred_end)):
         if value is not None and value.tzinfo is None:
             raise TicketError(field, "give a time with its UTC offset")
+    if preferred_start and preferred_end and preferred_end <= preferred_start:
+        raise TicketError("preferred_end", "the preferred window must end after it starts")
     category = await db.scalar(
         select(ServiceCategory).where(ServiceCategory.code == category_code, ServiceCategory.active)
     )
@@ -92,6 +95,20 @@ async def create_ticket(
     top_id, sub_id = (
         (category.id, None) if category.parent_id is None else (category.parent_id, category.id)
     )
+    if subcategory_code:
+        sub = await db.scalar(
+            select(ServiceCategory).where(
+                ServiceCategory.code == subcategory_code, ServiceCategory.active
+            )
+        )
+        if sub is None or sub.parent_id is None or sub.parent_id != top_id:
+            raise TicketError(
+                "subcategory",
+                f"{subcategory_code[:64]!r} is not an item of the category {category_code[:64]!r}",
+            )
+        if sub_id is not None and sub_id != sub.id:
+            raise TicketError("subcategory", "the category already names another item")
+        sub_id = sub.id
     if citizen_id is not None and await db.get(Citizen, citizen_id) is None:
         raise TicketError("citizen_id", f"no citizen {citizen_id}")
     try:
@@ -104,14 +121,23 @@ async def create_ticket(
         number=format_ticket_number(utcnow().year, seq),
         citizen_id=citizen_id,
         call_id=call_id,
-        category_id=category.id,
+        category_id=top_id,
+        subcategory_id=sub_id,
         county_id=county_id,
         status=TicketStatus.NEW.value,
+        channel=channel,
+        priority=priority,
         description=description,
+        address=address,
+        preferred_start=preferred_start,
+        preferred_end=preferred_end,
         author_id=author.id,
+        owner_id=author.id,
+        complaint_of_id=complaint_of.id if complaint_of is not None else None,
     )
     db.add(ticket)
     await db.flush()
+    db.add(_event(ticket, "create", author, None, TicketStatus.NEW.value, ""))
     audit.record(
         db,
         actor_id=author.id,
@@ -119,7 +145,12 @@ async def create_ticket(
         action="ticket.create",
         object_type="ticket",
         object_id=ticket.number,
-        detail={"category": category_code, "citizen_id": citizen_id, "call_id": call_id},
+        detail={
+            "category": category_code,
+            "citizen_id": citizen_id,
+            "call_id": call_id,
+            "complaint_of": complaint_of.number if complaint_of is not None else None,
+        },
     )
     return ticket
 
