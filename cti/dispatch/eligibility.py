@@ -48,7 +48,7 @@ class Standing:
 def check(standing: Standing) -> str | None:
     """Why the company cannot take the ticket, in words; None when it can."""
     if standing.status != CompanyStatus.APPROVED.value:
-        return f"the company is {standing.status}, not approved"
+        return f"the company is not approved (it is {standing.status})"
     if not standing.serves_county:
         return "the company does not serve the ticket's county"
     if not standing.serves_category:

@@ -136,7 +136,7 @@ _FACTS_SQL = text(
             SELECT complaint_of_id FROM tickets
             WHERE complaint_of_id IS NOT NULL AND complaint_upheld
         )
-        ORDER BY ticket_id, dispatched_at DESC, id DESC
+        ORDER BY ticket_id, id DESC
     ), c AS (
         SELECT ld.company_id, count(*) AS upheld
         FROM tickets t JOIN last_dispatch ld ON ld.ticket_id = t.complaint_of_id

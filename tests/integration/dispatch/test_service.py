@@ -57,7 +57,7 @@ async def test_only_approved_companies_serving_county_and_category_with_a_valid_
             with pytest.raises(NotEligible) as exc:
                 await service.dispatch_ticket(db, ticket, company.id, agent)
             messages[why] = str(exc.value)
-        assert messages["suspended"] == "the company is suspended, not approved"
+        assert messages["suspended"] == "the company is not approved (it is suspended)"
         assert "county" in messages["county"] and "category" in messages["category"]
         assert "certified" in messages["expired"] and "certified" in messages["staff"]
         assert (await db.get(Ticket, ticket.id)).status == "new"  # nothing changed
