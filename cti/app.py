@@ -100,6 +100,12 @@ def build_services(
         from cti.recordings.service import RecordingsService
 
         services.append(RecordingsService(settings.recordings_dir, session_factory, bus=bus))
+    if "api" in roles:
+        from cti.dispatch.notifier import Notifier
+
+        # Companies' emails and webhooks from the outbox, and overdue dispatches; several
+        # API processes share the outbox (rows are claimed with SKIP LOCKED).
+        services.append(Notifier.from_settings(settings, session_factory, bus))
     return services
 
 

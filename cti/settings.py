@@ -108,7 +108,25 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("ami_url", mode="before")
+    #: The notifier (cti.dispatch.notifier): the SMTP server companies' emails go through.
+    #: No host: no email is sent (webhooks still are; email rows wait in the outbox).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str = "hotline@localhost"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    #: STARTTLS after connecting (port 587); false for a local relay without TLS.
+    smtp_starttls: bool = True
+    #: Seconds a company's webhook may take to answer before the attempt counts as failed.
+    webhook_timeout_s: float = 5.0
+    #: How often the notifier looks for due notifications, and for overdue dispatches.
+    notifier_interval_s: float = 5.0
+    overdue_interval_s: float = 60.0
+    #: Comma-separated addresses emailed about overdue dispatches (when SMTP is set);
+    #: supervisors are always told on the bus.
+    overdue_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("ami_url", "overdue_email_to", mode="before")
     @classmethod
     def _split_ami_urls(cls, value: object) -> object:
         if isinstance(value, str):
