@@ -31,11 +31,14 @@ from cti.web import (
     audit,
     callbacks,
     citizens,
+    companies,
+    companies_pages,
     errors,
     health,
     login,
     openapi,
     pages,
+    portal,
     recordings,
     reference,
     routing,
@@ -222,6 +225,10 @@ def create_app(
         app.include_router(tokens.router)
         app.include_router(admin_users.router)
         app.include_router(admin_audit.router)
+        app.include_router(companies.router)
+        app.include_router(companies_pages.router)
+        app.include_router(portal.pages)
+        app.include_router(portal.api)
         app.include_router(api_docs.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         app.mount(api_docs.ASSETS_PATH, StaticFiles(directory=api_docs.ASSETS_DIR), name="api-docs")

@@ -23,13 +23,15 @@ ROUTING = Link("/admin/routing", "County routing")
 USERS = Link("/admin/users", "Users")
 AUDIT = Link("/admin/audit", "Audit log")
 API_DOCS = Link("/api/docs", "API")
+COMPANIES = Link("/admin/companies", "Companies")
+PORTAL = Link("/portal", "Jobs")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE,),
     Role.INSPECTOR: (RECORDINGS,),
     Role.SUPERVISOR: (RECORDINGS,),
-    Role.ADMIN: (USERS, ROUTING, RECORDINGS, AUDIT),
-    Role.COMPANY: (),
+    Role.ADMIN: (USERS, COMPANIES, ROUTING, RECORDINGS, AUDIT),
+    Role.COMPANY: (PORTAL,),
 }
 #: Shown to every role, after the role's own.
 COMMON: tuple[Link, ...] = (API_DOCS,)
