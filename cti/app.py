@@ -33,6 +33,7 @@ from cti.web import (
     citizens,
     companies,
     companies_pages,
+    dispatch,
     errors,
     health,
     login,
@@ -218,6 +219,7 @@ def create_app(
         app.include_router(audit.router)
         app.include_router(agent.router)
         app.include_router(tickets.router)
+        app.include_router(dispatch.router)
         app.include_router(callbacks.router)
         app.include_router(citizens.router)
         app.include_router(routing.router)

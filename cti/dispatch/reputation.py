@@ -35,7 +35,8 @@ class Facts:
     #: Jobs done no later than the dispatch's ``finish_by``.
     done_in_time: int = 0
     declines: int = 0
-    #: Every dispatch offered to it (declined, withdrawn and open ones included).
+    #: Offers it answered (accepted or declined): one still waiting, or withdrawn before
+    #: an answer, says nothing about the company yet.
     offered: int = 0
     complaints_upheld: int = 0
 
@@ -117,7 +118,8 @@ _FACTS_SQL = text(
     """
     WITH d AS (
         SELECT company_id,
-               count(*) AS offered,
+               count(*) FILTER (WHERE accepted_at IS NOT NULL OR declined_at IS NOT NULL)
+                   AS offered,
                count(*) FILTER (WHERE status = 'declined') AS declines,
                count(*) FILTER (WHERE done_at IS NOT NULL) AS jobs_done,
                count(*) FILTER (WHERE done_at IS NOT NULL AND done_at <= finish_by)

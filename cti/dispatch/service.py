@@ -173,7 +173,11 @@ def queue_notifications(
 
 async def auto_dispatch(db: AsyncSession, ticket: Ticket, actor: User) -> Dispatch | None:
     """When the ticket's county offers work automatically, dispatch it to the first
-    suggestion (``automatic``); None when the county does not, or nobody is eligible."""
+    suggestion (``automatic``); None when the county does not, or nobody is eligible.
+
+    Called right after the ticket is created, in the same transaction: inside a savepoint,
+    so a refusal (the ticket cannot be dispatched by this actor, the company was suspended
+    a moment ago) leaves the new ticket as it was, to be dispatched by hand."""
     if ticket.county_id is None:
         return None
     county = await db.get(County, ticket.county_id)
@@ -182,7 +186,14 @@ async def auto_dispatch(db: AsyncSession, ticket: Ticket, actor: User) -> Dispat
     suggestions = await suggest(db, ticket)
     if not suggestions:
         return None
-    return await dispatch_ticket(db, ticket, suggestions[0].company_id, actor, automatic=True)
+    try:
+        async with db.begin_nested():
+            return await dispatch_ticket(
+                db, ticket, suggestions[0].company_id, actor, automatic=True
+            )
+    except (NotEligible, lifecycle.TransitionRefused):
+        await db.refresh(ticket)
+        return None
 
 
 async def _locked(db: AsyncSession, dispatch_id: int) -> Dispatch | None:

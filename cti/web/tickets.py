@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
+from cti.dispatch.service import auto_dispatch
 from cti.store import audit
 from cti.store.tickets import Channel, Priority, Ticket
 from cti.tickets import access, lifecycle, read
@@ -206,6 +207,8 @@ async def create(body: TicketCreate, ctx: AgentUser, db: DbSession) -> TicketOut
         )
     except TicketError as exc:
         raise Invalid(str(exc), fields={exc.field: str(exc)}) from None
+    # A county that offers work automatically: to the first suggested company, now.
+    await auto_dispatch(db, ticket, ctx.user)
     await db.commit()
     return TicketOut(
         number=ticket.number,
