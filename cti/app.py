@@ -43,6 +43,7 @@ from cti.web import (
     recordings,
     reference,
     routing,
+    ticket_pages,
     tickets,
     tokens,
     users,
@@ -219,6 +220,7 @@ def create_app(
         app.include_router(audit.router)
         app.include_router(agent.router)
         app.include_router(tickets.router)
+        app.include_router(ticket_pages.router)
         app.include_router(dispatch.router)
         app.include_router(callbacks.router)
         app.include_router(citizens.router)

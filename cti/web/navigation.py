@@ -22,15 +22,16 @@ RECORDINGS = Link("/recordings", "Recordings")
 ROUTING = Link("/admin/routing", "County routing")
 USERS = Link("/admin/users", "Users")
 AUDIT = Link("/admin/audit", "Audit log")
+TICKETS = Link("/tickets", "Tickets")
 API_DOCS = Link("/api/docs", "API")
 COMPANIES = Link("/admin/companies", "Companies")
 PORTAL = Link("/portal", "Jobs")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
-    Role.AGENT: (AGENT_CONSOLE,),
-    Role.INSPECTOR: (RECORDINGS,),
-    Role.SUPERVISOR: (RECORDINGS,),
-    Role.ADMIN: (USERS, COMPANIES, ROUTING, RECORDINGS, AUDIT),
+    Role.AGENT: (AGENT_CONSOLE, TICKETS),
+    Role.INSPECTOR: (RECORDINGS, TICKETS),  # tickets read-only: no buttons, no notes
+    Role.SUPERVISOR: (TICKETS, RECORDINGS),
+    Role.ADMIN: (USERS, COMPANIES, ROUTING, TICKETS, RECORDINGS, AUDIT),
     Role.COMPANY: (PORTAL,),
 }
 #: Shown to every role, after the role's own.

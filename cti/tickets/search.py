@@ -1,0 +1,219 @@
+"""Ticket search: filters -> one SELECT on ``tickets``, newest first, keyset pagination.
+
+Pure query building: nothing here runs a statement, every value is a bound parameter.
+The order is ``created_at DESC, id DESC`` and the next page starts after the cursor
+``(created_at, id)`` of the last row shown (no OFFSET: the hundredth page costs what the
+first does). Free text reads the ``search`` tsvector (description and notes) with
+``websearch_to_tsquery('simple', ...)``: quoted phrases, ``or`` and ``-word`` work, and
+nothing a user types is a syntax error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+
+from cti import numbers
+from cti.store.catalog import ServiceCategory
+from cti.store.citizens import Citizen, CitizenPhone
+from cti.store.companies import ACTIVE_DISPATCH_STATUSES, Dispatch, DispatchStatus
+from cti.store.counties import County
+from cti.store.tickets import Ticket, TicketStatus
+from cti.tickets import access
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+#: A ticket still ``new`` after this long is overdue: nobody has answered or dispatched it.
+NEW_OVERDUE_AFTER = timedelta(hours=2)
+MAX_TEXT = 200
+#: The text search configuration the ``search`` column is built with (no stemming).
+SIMPLE = literal_column("'simple'::regconfig")
+FINAL_STATUSES = (TicketStatus.CLOSED.value, TicketStatus.CANCELLED.value)
+
+
+class Tab(StrEnum):
+    MINE = "mine"  # open tickets the viewer owns
+    COUNTY = "county"  # open tickets of the viewer's county (all counties if none)
+    OVERDUE = "overdue"
+    SEARCH = "search"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the search form asks for; every field optional, all given ones must hold.
+
+    ``phone`` is as typed (any form: ``+86 138-0013 8000``, ``013800138000``): it is
+    normalised like a caller ID and matched against the citizens' stored numbers.
+    ``citizen`` is a part of the name (case-insensitive). ``until`` is exclusive."""
+
+    number: str | None = None
+    citizen: str | None = None
+    phone: str | None = None
+    category: str | None = None  # a catalogue code: a category or an item under one
+    county: str | None = None  # a county code
+    county_id: int | None = None  # the viewer's own county (tab "my county's")
+    status: str | None = None
+    company_id: int | None = None  # tickets ever dispatched to this company
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    #: Only open tickets (the tabs), only those owned by this user (tab "mine").
+    open_only: bool = False
+    owner_id: int | None = None
+    #: Overdue at this moment (tab "overdue").
+    overdue_at: datetime | None = None
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode_cursor(created_at: datetime, ticket_id: int) -> str:
+    raw = json.dumps([created_at.isoformat(), ticket_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, tid = json.loads(raw)
+        if not isinstance(tid, int) or not isinstance(at, str):
+            raise ValueError("not a ticket cursor")
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise ValueError("cursor time without offset")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor(f"invalid cursor: {exc}") from None
+    return when, tid
+
+
+def phone_key(raw: str | None) -> str | None:
+    """The stored form of a typed phone number; "" when it is no number at all (matches
+    nothing rather than everything)."""
+    if raw is None or not raw.strip():
+        return None
+    return numbers.normalise_key(raw)
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _category_ids(code: str) -> Select:
+    return select(ServiceCategory.id).where(ServiceCategory.code == code)
+
+
+def conditions(filters: Filters, scope: access.Scope) -> list[ColumnElement[bool]]:
+    """WHERE terms on ``tickets`` for ``filters`` within ``scope``."""
+    t = Ticket
+    f = filters
+    where = access.conditions(scope)
+    if f.number:
+        where.append(t.number == f.number.strip().upper())
+    if f.citizen and f.citizen.strip():
+        pattern = f"%{_like_escape(f.citizen.strip())}%"
+        where.append(
+            t.citizen_id.in_(select(Citizen.id).where(Citizen.name.ilike(pattern, escape="\\")))
+        )
+    key = phone_key(f.phone)
+    if key is not None:
+        where.append(
+            t.citizen_id.in_(select(CitizenPhone.citizen_id).where(CitizenPhone.number == key))
+        )
+    if f.category:
+        ids = _category_ids(f.category).scalar_subquery()
+        where.append(or_(t.category_id == ids, t.subcategory_id == ids))
+    if f.county:
+        county_id = select(County.id).where(County.code == f.county).scalar_subquery()
+        where.append(t.county_id == county_id)
+    if f.county_id is not None:
+        where.append(t.county_id == f.county_id)
+    if f.status:
+        where.append(t.status == f.status)
+    if f.company_id is not None:
+        where.append(
+            exists().where(Dispatch.ticket_id == t.id, Dispatch.company_id == f.company_id)
+        )
+    if f.since is not None:
+        where.append(t.created_at >= f.since)
+    if f.until is not None:
+        where.append(t.created_at < f.until)
+    if f.text and f.text.strip():
+        where.append(
+            t.search.op("@@")(
+                func.websearch_to_tsquery(SIMPLE, cast(literal(f.text.strip()), Text))
+            )
+        )
+    if f.open_only:
+        where.append(t.status.not_in(FINAL_STATUSES))
+    if f.owner_id is not None:
+        where.append(t.owner_id == f.owner_id)
+    if f.overdue_at is not None:
+        where.append(overdue(f.overdue_at))
+    return where
+
+
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """An active dispatch past its deadline (to accept when offered, to finish once
+    accepted), or a ticket still ``new`` longer than :data:`NEW_OVERDUE_AFTER`."""
+    d = Dispatch
+    late_dispatch = exists().where(
+        d.ticket_id == Ticket.id,
+        d.status.in_([s.value for s in ACTIVE_DISPATCH_STATUSES]),
+        or_(
+            and_(d.status == DispatchStatus.OFFERED.value, d.accept_by < now),
+            d.finish_by < now,
+        ),
+    )
+    stale_new = and_(
+        Ticket.status == TicketStatus.NEW.value, Ticket.created_at < now - NEW_OVERDUE_AFTER
+    )
+    return or_(late_dispatch, stale_new)
+
+
+def page_query(
+    filters: Filters,
+    scope: access.Scope,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> Select[tuple[Ticket]]:
+    """One page of tickets, newest first; ``limit + 1`` rows are asked for so the caller
+    knows whether an older page exists."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    stmt = select(Ticket).where(*conditions(filters, scope))
+    if after is not None:
+        stmt = stmt.where(tuple_(Ticket.created_at, Ticket.id) < tuple_(*after))
+    return stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)
+
+
+def tab_filters(
+    tab: Tab, user_id: int, county_id: int | None, now: datetime, search: Filters
+) -> Filters:
+    """The filters a list tab stands for (the search tab is the form's own); "my county's"
+    is every county's for a user without one."""
+    if tab is Tab.MINE:
+        return Filters(open_only=True, owner_id=user_id)
+    if tab is Tab.COUNTY:
+        return Filters(open_only=True, county_id=county_id)
+    if tab is Tab.OVERDUE:
+        return Filters(overdue_at=now)
+    return search

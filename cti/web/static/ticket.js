@@ -1,0 +1,43 @@
+// Ticket page: the action buttons and the note form post to the ticket API; the page is
+// then loaded again so the timeline shows the change. Errors are shown as text.
+"use strict";
+
+(() => {
+  const root = document.getElementById("ticket");
+  if (!root) return;
+  const number = root.dataset.number;
+  const csrf = root.dataset.csrf;
+  const result = root.querySelector(".result");
+
+  async function post(path, body) {
+    const r = await fetch(`/api/tickets/${encodeURIComponent(number)}/${path}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(data.detail || `error ${r.status}`);
+    return data;
+  }
+
+  function wire(form, send) {
+    if (!form) return;
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const buttons = form.querySelectorAll("button");
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        await send(form, ev.submitter);
+        location.reload();
+      } catch (err) {
+        result.textContent = `Not done: ${err.message}`;
+        buttons.forEach((b) => { b.disabled = false; });
+      }
+    });
+  }
+
+  wire(root.querySelector(".action-form"), (form, button) =>
+    post("transitions", { action: button ? button.value : "", note: form.note.value }));
+  wire(root.querySelector(".note-form"), (form) => post("notes", { note: form.note.value }));
+})();
