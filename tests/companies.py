@@ -14,6 +14,7 @@ from cti.citizens.service import create_citizen
 from cti.companies import applications, review
 from cti.dispatch.service import dispatch_ticket
 from cti.numbers import NumberPlan
+from cti.store.companies import Company
 from cti.store.users import Role
 from cti.tickets.service import create_ticket
 
@@ -55,14 +56,28 @@ async def _system_user(db, role: Role) -> Any:
     return user
 
 
-async def approved_company(session_factory, **changes: Any) -> int:
-    """An applied and approved company; its id."""
+async def applied_company(session_factory, **changes: Any) -> int:
+    """A company that applied and waits for review; its id."""
     async with session_factory() as db:
-        admin = await _system_user(db, Role.ADMIN)
-        company = await applications.apply(db, application(**changes), actor=admin)
-        await review.review(db, company, "approve", "papers checked", admin)
+        company = await applications.apply(db, application(**changes))
         await db.commit()
         return company.id
+
+
+async def approved_company(session_factory, **changes: Any) -> int:
+    """An applied and approved company; its id."""
+    company_id = await applied_company(session_factory, **changes)
+    await review_company(session_factory, company_id, "approve")
+    return company_id
+
+
+async def review_company(session_factory, company_id: int, action: str) -> None:
+    """An admin's review of the company (approve, reject, suspend, reinstate)."""
+    async with session_factory() as db:
+        admin = await _system_user(db, Role.ADMIN)
+        company = await db.get(Company, company_id)
+        await review.review(db, company, action, f"{action}: for the test", admin)
+        await db.commit()
 
 
 async def offered_job(
