@@ -42,6 +42,7 @@ from cti.web import (
     portal,
     recordings,
     reference,
+    revisits,
     routing,
     ticket_pages,
     tickets,
@@ -98,7 +99,13 @@ def build_services(
             relay = ScreenPopRelay(
                 bus, make_session_factory(lookups) if lookups else session_factory
             )
-            services.append(AmiService(settings.ami_nodes, settings.number_plan, relay))
+            ami = AmiService(settings.ami_nodes, settings.number_plan, relay)
+            services.append(ami)
+            from cti.revisits.dialer import Dialer
+
+            # Click-to-call: sends Originates on these connections (asked in process, or
+            # over the bus by API processes) and records what Asterisk answers.
+            services.append(Dialer(ami, session_factory, settings.number_plan, bus))
         else:
             log.warning("no CTI_AMI_URL: the AMI listener is off and no screen-pops are made")
     if "recordings" in roles:
@@ -183,6 +190,9 @@ def create_app(
     app.state.bus = bus
     app.state.services = services
     app.state.hub = hub
+    #: The click-to-call dialer when this process runs the AMI side (else the API asks
+    #: the AMI process over the bus: ``cti.revisits.dialer.request_dial``).
+    app.state.dialer = next((s for s in services if getattr(s, "name", "") == "dialer"), None)
     app.state.templates = make_templates()
     app.state.request_counts = Counter()
     app.state.session_policy = SessionPolicy(
@@ -223,6 +233,7 @@ def create_app(
         app.include_router(ticket_pages.router)
         app.include_router(dispatch.router)
         app.include_router(callbacks.router)
+        app.include_router(revisits.router)
         app.include_router(citizens.router)
         app.include_router(routing.router)
         app.include_router(recordings.router)

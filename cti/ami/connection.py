@@ -278,7 +278,16 @@ class AmiConnection:
             raise TimeoutError("resync actions unanswered") from None
         self.stats.resyncs_done += 1
 
-    async def _action(self, action: dict[str, str], wait: float | None = None) -> Any:
+    async def send(self, action: dict[str, Any], wait: float | None = None) -> AmiMessage:
+        """Send one action on the logged-in session and return Asterisk's answer (one
+        message: for an async ``Originate``, the "queued" response). Raises
+        ``ConnectionError`` when not logged in (nothing is sent), ``TimeoutError`` when
+        Asterisk does not answer."""
+        if self.state is not ConnectionState.CONNECTED or self._protocol is None:
+            raise ConnectionError(f"AMI {self.node.name} is not connected")
+        return await self._action(action, wait)
+
+    async def _action(self, action: dict[str, Any], wait: float | None = None) -> Any:
         assert self._protocol is not None
         request = Action(action)
         future = self._protocol.send(request, as_list=False)

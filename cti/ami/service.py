@@ -57,6 +57,7 @@ class AmiService:
         self._queue: asyncio.Queue[DomainEvent] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
         self.published: Counter[str] = Counter()
+        self._listeners: list[Callable[[str, AmiMessage], None]] = []
         self.publish_errors = 0
         self.connections = [
             AmiConnection(
@@ -65,7 +66,23 @@ class AmiService:
             for node in nodes
         ]
 
+    def add_listener(self, listener: Callable[[str, AmiMessage], None]) -> None:
+        """Also hand every AMI event to ``listener(node, message)``, synchronously and in
+        stream order, before the tracker (the click-to-call dialer reads its
+        ``OriginateResponse`` and ``Hangup`` this way). It must not block; an exception
+        from it is logged and does not reach the tracker."""
+        self._listeners.append(listener)
+
+    def connection(self, node: str) -> AmiConnection | None:
+        """The connection to the node named ``node`` (None when this process has none)."""
+        return next((c for c in self.connections if c.node.name == node), None)
+
     def _on_ami_event(self, node: str, message: AmiMessage) -> None:
+        for listener in self._listeners:
+            try:
+                listener(node, message)
+            except Exception:
+                log.exception("AMI event listener failed")
         for event in self.tracker.feed(message, node):
             self._queue.put_nowait(event)
 

@@ -24,14 +24,15 @@ USERS = Link("/admin/users", "Users")
 AUDIT = Link("/admin/audit", "Audit log")
 TICKETS = Link("/tickets", "Tickets")
 API_DOCS = Link("/api/docs", "API")
+REVISITS = Link("/revisits", "Revisits")
 COMPANIES = Link("/admin/companies", "Companies")
 PORTAL = Link("/portal", "Jobs")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
-    Role.AGENT: (AGENT_CONSOLE, TICKETS),
+    Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS),
     Role.INSPECTOR: (RECORDINGS, TICKETS),  # tickets read-only: no buttons, no notes
-    Role.SUPERVISOR: (TICKETS, RECORDINGS),
-    Role.ADMIN: (USERS, COMPANIES, ROUTING, TICKETS, RECORDINGS, AUDIT),
+    Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS),
+    Role.ADMIN: (USERS, COMPANIES, ROUTING, TICKETS, RECORDINGS, AUDIT, REVISITS),
     Role.COMPANY: (PORTAL,),
 }
 #: Shown to every role, after the role's own.
