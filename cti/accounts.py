@@ -110,9 +110,16 @@ def validate_display_name(name: str) -> str:
     return name
 
 
-async def county_id_for(session: AsyncSession, code: str | None) -> int | None:
+async def county_id_for(
+    session: AsyncSession, code: str | None, *, keep: int | None = None
+) -> int | None:
+    """The county a user is given; a retired county is refused, unless it is ``keep``
+    (the one the user already has: saving their other details does not move them)."""
     try:
-        return await county_id_by_code(session, code)
+        county_id = await county_id_by_code(session, code)
+        if county_id is not None and county_id != keep:
+            await county_id_by_code(session, code, for_new=True)
+        return county_id
     except UnknownCounty as e:
         raise AccountError(str(e)) from None
 
@@ -228,7 +235,9 @@ async def update_user(
         user.role = role
     if "county" in changes:
         county = changes["county"]
-        user.county_id = await county_id_for(session, str(county) if county else None)
+        user.county_id = await county_id_for(
+            session, str(county) if county else None, keep=user.county_id
+        )
     if "interface" in changes:
         value = changes["interface"]
         interface = validate_interface(str(value) if value else None, phones)

@@ -25,6 +25,8 @@ from cti.settings import Settings
 from cti.store.db import PoolService, make_engine, make_session_factory, own_pool
 from cti.web import (
     admin_audit,
+    admin_catalogue,
+    admin_counties,
     admin_users,
     agent,
     api_docs,
@@ -240,6 +242,8 @@ def create_app(
         app.include_router(tokens.router)
         app.include_router(admin_users.router)
         app.include_router(admin_audit.router)
+        app.include_router(admin_counties.router)
+        app.include_router(admin_catalogue.router)
         app.include_router(companies.router)
         app.include_router(companies_pages.router)
         app.include_router(portal.pages)

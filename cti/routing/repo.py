@@ -56,11 +56,14 @@ def mailboxes_in_conf(conf_dir: Path, context: str = VOICEMAIL_CONTEXT) -> froze
 
 
 async def load_catalog(session: AsyncSession, conf_dir: Path | None = None) -> Catalog:
-    rows = (await session.execute(select(County.code, County.queue_name))).all()
+    rows = (await session.execute(select(County.code, County.queue_name, County.retired_at))).all()
     extra = queues_in_conf(conf_dir) if conf_dir is not None else frozenset()
     boxes = mailboxes_in_conf(conf_dir) if conf_dir is not None else None
     return Catalog(
-        counties={code: queue for code, queue in rows}, extra_queues=extra, mailboxes=boxes
+        counties={code: queue for code, queue, _ in rows},
+        extra_queues=extra,
+        mailboxes=boxes,
+        retired=frozenset(code for code, _, retired_at in rows if retired_at is not None),
     )
 
 

@@ -174,10 +174,20 @@ class Catalog:
     #: configuration folder to read). An after-hours mailbox must be one of them, so the
     #: rendered VoiceMail() never names a mailbox Asterisk does not have.
     mailboxes: frozenset[str] | None = None
+    #: Codes of retired counties (``counties.retired_at``): still in ``counties`` (their
+    #: queue is still rendered, so nothing already waiting in it is cut off), but no rule
+    #: may send a call to them or to their queue.
+    retired: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def queues(self) -> frozenset[str]:
-        return frozenset(self.counties.values()) | self.extra_queues
+        """The queues a rule may send calls to (not a retired county's)."""
+        return frozenset(self.active_counties.values()) | self.extra_queues
+
+    @property
+    def active_counties(self) -> dict[str, str]:
+        """County code -> queue of the counties a rule may name (not retired)."""
+        return {code: q for code, q in self.counties.items() if code not in self.retired}
 
 
 class RuleErrors(ValueError):
@@ -199,23 +209,59 @@ def _zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+_TIMEZONE = re.compile(TIMEZONE_PATTERN)
+
+
+def timezone_problem(value: str) -> str | None:
+    """What is wrong with an IANA time zone name (``None``: fine). The one check of a zone
+    name, for the rules below and for a county's own zone (``cti.counties``)."""
+    if not _TIMEZONE.fullmatch(value):
+        return PATTERN_MESSAGES[TIMEZONE_PATTERN]
+    if value not in _zones():
+        return f"unknown time zone {value}"
+    return None
+
+
+def check_timezone(value: Any, name: str) -> str:
+    """A time zone name typed by an admin; raises ``RuleErrors`` with ``name`` as field."""
+    problem = (
+        timezone_problem(value) if isinstance(value, str) else PATTERN_MESSAGES[TIMEZONE_PATTERN]
+    )
+    if problem is not None:
+        raise RuleErrors({name: problem})
+    return value
+
+
 def _path(loc: Iterable[Any]) -> str:
     return ".".join(str(part) for part in loc) or "rules"
+
+
+#: What each whitelist pattern asks for, as the admin reads it next to the field.
+PATTERN_MESSAGES: Mapping[str, str] = {
+    NUMBER_PATTERN: "digits only (a leading + allowed), 1 to 20 of them",
+    CODE_PATTERN: "a county code: lowercase letters, digits and _",
+    QUEUE_PATTERN: "a queue name: lowercase letters, digits, _ and -",
+    MAILBOX_PATTERN: "a mailbox number: 1 to 10 digits",
+    TIMEZONE_PATTERN: "a time zone name such as Asia/Shanghai",
+    START_PATTERN: "a time HH:MM between 00:00 and 23:59",
+    END_PATTERN: "a time HH:MM between 00:01 and 24:00",
+}
+
+
+def error_fields(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> dict[str, str]:
+    """Field path -> message for pydantic errors of a ``RuleSet`` (never the value sent);
+    ``skip`` drops leading parts of each path (FastAPI's ``body``)."""
+    fields: dict[str, str] = {}
+    for error in errors:
+        fields.setdefault(_path(tuple(error["loc"])[skip:]), _message(error))
+    return fields
 
 
 def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
-        return {
-            NUMBER_PATTERN: "digits only (a leading + allowed), 1 to 20 of them",
-            CODE_PATTERN: "a county code: lowercase letters, digits and _",
-            QUEUE_PATTERN: "a queue name: lowercase letters, digits, _ and -",
-            MAILBOX_PATTERN: "a mailbox number: 1 to 10 digits",
-            TIMEZONE_PATTERN: "a time zone name such as Asia/Shanghai",
-            START_PATTERN: "a time HH:MM between 00:00 and 23:59",
-            END_PATTERN: "a time HH:MM between 00:01 and 24:00",
-        }.get(pattern, "has characters that are not allowed")
+        return PATTERN_MESSAGES.get(pattern, "has characters that are not allowed")
     if kind == "string_type":
         return "must be a text value (quote numbers in YAML)"
     if kind == "extra_forbidden":
@@ -228,10 +274,7 @@ def parse(data: Any) -> RuleSet:
     try:
         return RuleSet.model_validate(data)
     except ValidationError as exc:
-        fields: dict[str, str] = {}
-        for error in exc.errors():
-            fields.setdefault(_path(error["loc"]), _message(error))
-        raise RuleErrors(fields) from None
+        raise RuleErrors(error_fields(exc.errors())) from None
 
 
 def check(data: Any, catalog: Catalog) -> RuleSet:
@@ -242,10 +285,20 @@ def check(data: Any, catalog: Catalog) -> RuleSet:
     errors: dict[str, str] = {}
     counties = catalog.counties
     queues = catalog.queues
+    retired_queues = {counties[code] for code in catalog.retired if code in counties}
+
+    def no_queue(name: str) -> str:
+        if name in retired_queues:
+            return f"queue {name!r} is a retired county's: choose another queue"
+        return f"no queue {name!r}"
 
     def county(path: str, code: str | None) -> None:
         if code is not None and code not in counties:
             errors.setdefault(path, f"no county {code!r}")
+        elif code is not None and code in catalog.retired:
+            errors.setdefault(
+                path, f"county {code!r} is retired: choose another county, or un-retire it"
+            )
 
     county("default_county", rules.default_county)
 
@@ -287,8 +340,8 @@ def check(data: Any, catalog: Catalog) -> RuleSet:
         own_queue = counties.get(policy.county)
         if (policy.hours or policy.holidays) and policy.timezone is None:
             errors[f"{base}.timezone"] = "opening hours need a time zone"
-        if policy.timezone is not None and policy.timezone not in _zones():
-            errors[f"{base}.timezone"] = f"unknown time zone {policy.timezone}"
+        if policy.timezone is not None and (problem := timezone_problem(policy.timezone)):
+            errors[f"{base}.timezone"] = problem
         if policy.holidays and not policy.hours:
             errors[f"{base}.hours"] = "holidays need opening hours"
         for j, window in enumerate(policy.hours):
@@ -316,7 +369,7 @@ def check(data: Any, catalog: Catalog) -> RuleSet:
                 if action.queue is None:
                     errors[f"{base}.after_hours.queue"] = "choose the queue to send calls to"
                 elif action.queue not in queues:
-                    errors[f"{base}.after_hours.queue"] = f"no queue {action.queue!r}"
+                    errors[f"{base}.after_hours.queue"] = no_queue(action.queue)
                 elif action.queue == own_queue:
                     errors[f"{base}.after_hours.queue"] = "must be another county's queue"
             elif action.queue is not None:
@@ -324,7 +377,7 @@ def check(data: Any, catalog: Catalog) -> RuleSet:
         wants_overflow = policy.overflow_when_empty or policy.overflow_after_s is not None
         if policy.overflow_queue is not None:
             if policy.overflow_queue not in queues:
-                errors[f"{base}.overflow_queue"] = f"no queue {policy.overflow_queue!r}"
+                errors[f"{base}.overflow_queue"] = no_queue(policy.overflow_queue)
             elif policy.overflow_queue == own_queue:
                 errors[f"{base}.overflow_queue"] = "must be another queue than the county's own"
             if not wants_overflow:

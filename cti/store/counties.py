@@ -61,14 +61,31 @@ class UnknownCounty(LookupError):
         super().__init__(f"unknown county {self.code!r}")
 
 
-async def county_id_by_code(session: AsyncSession, code: str | None) -> int | None:
+class RetiredCounty(UnknownCounty):
+    """A retired county named for something new (a ticket, a user, a company's area)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.args = (f"county {self.code!r} is retired",)
+
+
+async def county_id_by_code(
+    session: AsyncSession, code: str | None, *, for_new: bool = False
+) -> int | None:
     """The id of the county ``code`` names; ``None`` for no code (empty or ``None``).
 
     Raises :class:`UnknownCounty` when the code names no county: each caller maps it to its
-    own error (a 422 field, a ticket error...)."""
+    own error (a 422 field, a ticket error...). With ``for_new`` (the county is being given
+    to something new: a ticket, a user, a company) a retired county raises
+    :class:`RetiredCounty`, a subclass, so the same ``except UnknownCounty`` maps it; a
+    search or a report leaves ``for_new`` off and still finds retired counties."""
     if not code:
         return None
-    county_id = await session.scalar(select(County.id).where(County.code == code))
-    if county_id is None:
+    row = (
+        await session.execute(select(County.id, County.retired_at).where(County.code == code))
+    ).first()
+    if row is None:
         raise UnknownCounty(code)
-    return county_id
+    if for_new and row.retired_at is not None:
+        raise RetiredCounty(code)
+    return row.id

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from cti import accounts
 from cti.store.counties import County
@@ -43,11 +43,14 @@ async def _undo(db: DbSession, ctx: Any) -> None:
             await db.refresh(row)
 
 
-async def _counties(db: DbSession) -> list[tuple[str, str]]:
-    return [
-        tuple(r)
-        for r in (await db.execute(select(County.code, County.name).order_by(County.code))).all()
-    ]
+async def _counties(db: DbSession, keep: str | None = None) -> list[tuple[str, str]]:
+    """The counties a user may be given: not retired, plus ``keep`` (the user's own)."""
+    rows = await db.execute(
+        select(County.code, County.name, County.retired_at)
+        .where(or_(County.retired_at.is_(None), County.code == keep))
+        .order_by(County.code)
+    )
+    return [(code, f"{name} (retired)" if retired else name) for code, name, retired in rows]
 
 
 def _page(
@@ -197,7 +200,7 @@ async def _edit(
         status_code=status_code,
         target=target,
         target_county=county or "",
-        counties=await _counties(db),
+        counties=await _counties(db, keep=county),
         phones=sorted(phones),
         error=error,
         message=message,

@@ -22,6 +22,8 @@ RECORDINGS = Link("/recordings", "Recordings")
 ROUTING = Link("/admin/routing", "County routing")
 USERS = Link("/admin/users", "Users")
 AUDIT = Link("/admin/audit", "Audit log")
+COUNTIES = Link("/admin/counties", "Counties")
+CATALOGUE = Link("/admin/catalogue", "Catalogue")
 TICKETS = Link("/tickets", "Tickets")
 API_DOCS = Link("/api/docs", "API")
 REVISITS = Link("/revisits", "Revisits")
@@ -32,7 +34,17 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS),
     Role.INSPECTOR: (RECORDINGS, TICKETS),  # tickets read-only: no buttons, no notes
     Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS),
-    Role.ADMIN: (USERS, COMPANIES, ROUTING, TICKETS, RECORDINGS, AUDIT, REVISITS),
+    Role.ADMIN: (
+        USERS,
+        COUNTIES,
+        CATALOGUE,
+        COMPANIES,
+        ROUTING,
+        TICKETS,
+        RECORDINGS,
+        AUDIT,
+        REVISITS,
+    ),
     Role.COMPANY: (PORTAL,),
 }
 #: Shown to every role, after the role's own.

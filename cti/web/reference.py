@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -19,6 +21,8 @@ class CountyOut(BaseModel):
     code: str
     name: str
     queue_name: str
+    #: A retired county keeps its history but takes nothing new (listed only on request).
+    retired: bool = False
 
 
 class CategoryOut(BaseModel):
@@ -28,9 +32,28 @@ class CategoryOut(BaseModel):
 
 
 @router.get("/counties", summary="List counties")
-async def counties(_: AnyUser, db: DbSession) -> list[CountyOut]:
-    rows = (await db.scalars(select(County).order_by(County.code))).all()
-    return [CountyOut.model_validate(row) for row in rows]
+async def counties(
+    _: AnyUser,
+    db: DbSession,
+    include_retired: Annotated[
+        bool, Query(description="also the retired counties (for searches of the past)")
+    ] = False,
+) -> list[CountyOut]:
+    """The counties a new ticket, user or company may be given; with ``include_retired``
+    also the retired ones (marked ``retired``), which only searches of the past need."""
+    stmt = select(County).order_by(County.code)
+    if not include_retired:
+        stmt = stmt.where(County.retired_at.is_(None))
+    rows = (await db.scalars(stmt)).all()
+    return [
+        CountyOut(
+            code=row.code,
+            name=row.name,
+            queue_name=row.queue_name,
+            retired=row.retired_at is not None,
+        )
+        for row in rows
+    ]
 
 
 @router.get("/service-categories", summary="The service catalogue: categories and sub-categories")

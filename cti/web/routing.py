@@ -272,13 +272,14 @@ def _apply_out(report: ApplyReport) -> ApplyOut:
 
 @router.get("/api/routing/catalog", summary="What the routing editor offers in its lists")
 async def catalog(_: AdminUser, db: DbSession, service: Routing) -> CatalogOut:
-    """What the editor offers in its lists: counties, queues, weekdays."""
+    """What the editor offers in its lists: counties, queues, weekdays. Retired counties
+    and their queues are left out: no rule may send calls to them."""
     known = await service.catalog(db)
     names = dict((await db.execute(select(County.code, County.name))).all())
     return CatalogOut(
         counties=[
             CountyOut(code=code, name=names.get(code, code), queue=queue)
-            for code, queue in sorted(known.counties.items())
+            for code, queue in sorted(known.active_counties.items())
         ],
         queues=sorted(known.queues),
         weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
