@@ -32,12 +32,25 @@
         for (const item of group.items) {
           const opt = document.createElement("option");
           opt.value = item.code;
+          opt.dataset.category = group.code; // the item is the sub-category of this one
           opt.textContent = item.name;
           og.appendChild(opt);
         }
         select.appendChild(og);
       }
     });
+  }
+
+  // A datetime-local value ("2026-12-08T09:30") is the agent's local time: send it with
+  // the browser's UTC offset, as the API asks.
+  function withOffset(value) {
+    if (!value) return null;
+    const local = new Date(value);
+    if (Number.isNaN(local.getTime())) return null;
+    const minutes = -local.getTimezoneOffset();
+    const sign = minutes >= 0 ? "+" : "-";
+    const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+    return `${value.length === 16 ? `${value}:00` : value}${sign}${pad(minutes / 60)}:${pad(minutes % 60)}`;
   }
 
   async function postJson(url, body) {
@@ -140,16 +153,29 @@
       form.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         const result = form.querySelector(".result");
+        const chosen = form.category.selectedOptions[0];
         try {
           const t = await postJson("/api/tickets", {
-            category: form.category.value,
+            category: (chosen && chosen.dataset.category) || form.category.value,
+            subcategory: chosen && chosen.dataset.category ? form.category.value : null,
             description: form.description.value,
             citizen_id: card.dataset.citizenId ? Number(card.dataset.citizenId) : null,
             county: pop.county || null,
             call: { node: pop.node, linkedid: pop.linkedid },
+            channel: "phone",
+            priority: form.priority.value,
+            address: form.address.value || null,
+            preferred_start: withOffset(form.preferred_start.value),
+            preferred_end: withOffset(form.preferred_end.value),
           });
-          text(result, `Ticket ${t.number} created.`);
+          result.replaceChildren();
+          const link = document.createElement("a");
+          link.href = `/tickets/${encodeURIComponent(t.number)}`;
+          link.textContent = t.number;
+          result.append("Ticket ", link, " created.");
           form.description.value = "";
+          form.preferred_start.value = "";
+          form.preferred_end.value = "";
         } catch (err) {
           text(result, `Not saved: ${err.message}`);
         }
@@ -166,6 +192,8 @@
     text(field("queue"), pop.queue);
     text(field("status"), STATUS[pop.state] || "ringing");
     renderCitizen(card.querySelector(".citizen"), pop, card);
+    const address = card.querySelector(".ticket-form input[name=address]");
+    if (citizen && citizen.address && !address.value) address.value = citizen.address;
     renderList(card.querySelector(".tickets"), pop.open_tickets,
       (t) => `${t.number} · ${t.status} · ${t.description || ""}`);
     renderList(card.querySelector(".calls"), pop.last_calls,
