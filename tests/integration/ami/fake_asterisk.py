@@ -34,6 +34,8 @@ class Session:
         self.framer = AmiFramer()
         self.pending: list[dict] = []
         self.received: list[dict] = []
+        #: Every byte the client sent, as it arrived.
+        self.raw = bytearray()
         self.canned: dict[str, list[str]] = {}
         self.answer_pings = True
         self.resynced = asyncio.Event()
@@ -49,6 +51,7 @@ class Session:
             data = await self.reader.read(65536)
             if not data:
                 raise ConnectionError("client closed")
+            self.raw.extend(data)
             self.pending.extend(m for m in map(parse_message, self.framer.feed(data)) if m)
         action = self.pending.pop(0)
         self.received.append(action)
