@@ -244,3 +244,16 @@ async def test_a_portal_login_and_its_api_token(admin, app):
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as bot:
         assert (await bot.get("/api/company/jobs", headers=bearer)).json() == []
         assert (await bot.get("/api/companies", headers=bearer)).status_code == 403
+
+
+async def test_the_company_page_counts_its_work_and_shows_its_reputation(admin, session_factory):
+    from tests.companies import approved_company, offered_job
+
+    company_id = await approved_company(session_factory)
+    await offered_job(session_factory, company_id)
+    detail = (await admin.get(f"/api/companies/{company_id}")).json()
+    assert detail["dispatches"]["offered"] == 1 and detail["dispatches"]["declined"] == 0
+    assert set(detail["reputation"]) == {"score", "facts", "why"}
+    assert 0 <= detail["reputation"]["score"] <= 100
+    page = await admin.get(f"/admin/companies/{company_id}")
+    assert 'data-testid="reputation"' in page.text
