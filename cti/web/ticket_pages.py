@@ -72,7 +72,12 @@ async def _choices(db: DbSession) -> dict[str, Any]:
     "/tickets",
     response_class=HTMLResponse,
     summary="Tickets: mine, my county's, overdue, and search (page)",
-    responses={422: {"description": "a filter is not valid (the page, with why)"}},
+    responses={
+        422: {
+            "description": "a filter is not valid (the page, with why)",
+            "content": {"text/html": {}},
+        }
+    },
 )
 async def tickets_page(
     request: Request,
