@@ -352,3 +352,44 @@ async def test_without_an_ami_click_to_call_is_off(client, session_factory, make
     assert r.status_code == 409
     assert r.json()["detail"].startswith("click-to-call is off")
     assert await current(client) is None
+
+
+async def test_the_agi_call_row_ending_ends_the_call(
+    settings, database_url, engine, session_factory, seeded, make_user
+):
+    """No Hangup reached this process (it ran elsewhere, or restarted): the call row the
+    FastAGI side logged under (node, linkedid) has ended, so the outbound call has too."""
+    from cti.store.calls import Call
+
+    ticket = await done_ticket(session_factory)
+    async with dialing_app(settings, database_url, engine, session_factory) as (
+        app,
+        _server,
+        session,
+        dialer,
+    ):
+        session.canned["Originate"] = answers("queued", "answered")
+        async with client_of(app) as client:
+            headers = await agent_in(client, make_user, phone())
+            r = await client.post(
+                f"/api/tickets/{ticket.number}/revisit-call", json={}, headers=headers
+            )
+            await dialer.drained()
+            connected = await wait_status(client, "connected")
+            row = await _row(session_factory, r.json()["id"])
+            async with session_factory() as db:
+                db.add(
+                    Call(
+                        node="pbx1",
+                        linkedid=row.linkedid,
+                        uniqueid=row.linkedid,
+                        direction="outbound",
+                        caller_number="13800138000",
+                        started_at=row.started_at,
+                        ended_at=row.started_at,
+                        disposition="answered",
+                    )
+                )
+                await db.commit()
+            ended = await current(client)
+            assert ended["id"] == connected["id"] and ended["status"] == "ended"
