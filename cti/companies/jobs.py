@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -97,7 +97,7 @@ def answers_for(
 _Sub = aliased(ServiceCategory)
 
 
-def _query(company_id: int):  # noqa: ANN202 - a select of several entities
+def _query(company_id: int) -> Select:
     return (
         select(Dispatch, Ticket, ServiceCategory, _Sub, County, Citizen)
         .join(Ticket, Ticket.id == Dispatch.ticket_id)
@@ -109,7 +109,7 @@ def _query(company_id: int):  # noqa: ANN202 - a select of several entities
     )
 
 
-def _view(row, company_status: str) -> JobView:  # noqa: ANN001 - a result row
+def _view(row: Row, company_status: str) -> JobView:
     dispatch, ticket, category, sub, county, citizen = row
     active = shows_citizen(dispatch.status)
     phones = citizen.phones if (active and citizen is not None) else []

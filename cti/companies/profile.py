@@ -161,9 +161,7 @@ async def list_companies(
         )
     companies = (await db.scalars(stmt.order_by(Company.name, Company.id).limit(LIST_LIMIT))).all()
     categories, counties = await _codes(db, [c.id for c in companies])
-    return [
-        CompanyOut(**_out(c, categories[c.id], counties[c.id])) for c in companies
-    ]
+    return [CompanyOut(**_out(c, categories[c.id], counties[c.id])) for c in companies]
 
 
 async def reputation_of(db: AsyncSession, company_id: int) -> dict[str, Any] | None:
