@@ -26,9 +26,11 @@ from cti.store.companies import (
     StaffCertification,
 )
 from cti.store.counties import County
+from cti.store.tickets import Ticket
 from cti.store.users import User
 
 LIST_LIMIT = 500
+RECENT_DISPATCHES = 20
 
 
 class CompanyOut(BaseModel):
@@ -78,11 +80,25 @@ class LoginOut(BaseModel):
     active: bool
 
 
+class DispatchOut(BaseModel):
+    id: int
+    ticket_number: str
+    status: DispatchStatus
+    dispatched_at: datetime
+    accept_by: datetime
+    finish_by: datetime
+    done_at: datetime | None
+    decline_reason: str | None
+
+
 class CompanyDetail(CompanyOut):
     contacts: list[ContactOut]
     staff: list[StaffOut]
     logins: list[LoginOut]
     dispatches: dict[str, int] = Field(description="the company's dispatches, per status")
+    recent_dispatches: list[DispatchOut] = Field(
+        description=f"its last {RECENT_DISPATCHES} dispatches, newest first"
+    )
     reputation: dict[str, Any] | None = Field(
         description="score, the facts it is computed from and why (when computed)"
     )
@@ -224,6 +240,15 @@ async def detail(db: AsyncSession, company_id: int) -> CompanyDetail:
             )
         ).all()
     )
+    recent = (
+        await db.execute(
+            select(Dispatch, Ticket.number)
+            .join(Ticket, Ticket.id == Dispatch.ticket_id)
+            .where(Dispatch.company_id == company.id)
+            .order_by(Dispatch.dispatched_at.desc(), Dispatch.id.desc())
+            .limit(RECENT_DISPATCHES)
+        )
+    ).all()
     return CompanyDetail(
         **_out(company, categories[company.id], counties[company.id]),
         contacts=[
@@ -236,6 +261,19 @@ async def detail(db: AsyncSession, company_id: int) -> CompanyDetail:
         ],
         logins=[LoginOut(id=u.id, username=u.username, active=u.active) for u in logins],
         dispatches={s.value: counts.get(s.value, 0) for s in DispatchStatus},
+        recent_dispatches=[
+            DispatchOut(
+                id=d.id,
+                ticket_number=number,
+                status=DispatchStatus(d.status),
+                dispatched_at=d.dispatched_at,
+                accept_by=d.accept_by,
+                finish_by=d.finish_by,
+                done_at=d.done_at,
+                decline_reason=d.decline_reason,
+            )
+            for d, number in recent
+        ],
         reputation=await reputation_of(db, company.id),
         review_actions=[a.value for a in actions_for(company.status)],
     )

@@ -250,10 +250,14 @@ async def test_the_company_page_counts_its_work_and_shows_its_reputation(admin, 
     from tests.companies import approved_company, offered_job
 
     company_id = await approved_company(session_factory)
-    await offered_job(session_factory, company_id)
+    _, number = await offered_job(session_factory, company_id)
     detail = (await admin.get(f"/api/companies/{company_id}")).json()
+    assert [(d["ticket_number"], d["status"]) for d in detail["recent_dispatches"]] == [
+        (number, "offered")
+    ]
     assert detail["dispatches"]["offered"] == 1 and detail["dispatches"]["declined"] == 0
     assert set(detail["reputation"]) == {"score", "facts", "why"}
     assert 0 <= detail["reputation"]["score"] <= 100
     page = await admin.get(f"/admin/companies/{company_id}")
     assert 'data-testid="reputation"' in page.text
+    assert f'<a href="/tickets/{number}">{number}</a>' in page.text
