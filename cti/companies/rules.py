@@ -143,6 +143,10 @@ def webhook_url(value: object) -> str | None:
         raise CompanyError("webhook_url", "must name a host")
     if port == 0:
         raise CompanyError("webhook_url", "port 0 is not a port")
+    if _is_local(host):
+        # The centre's own machine is no company's receiver: a hook there would make the
+        # notifier post into our own services (AMI, Postgres, the API itself).
+        raise CompanyError("webhook_url", "must not point at this machine or a local address")
     return url
 
 
@@ -152,6 +156,24 @@ def _is_ip_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _is_local(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    if not _is_ip_address(name):
+        return False
+    address = ipaddress.ip_address(name)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+    )
 
 
 def new_webhook_secret() -> str:

@@ -4,8 +4,9 @@ Hostile input tried: markup and SQL in names (kept verbatim: shown as text), NUL
 control characters, megabyte strings, wrong types (numbers, objects, lists where text is
 due), phone numbers with letters or a SIP URI, email addresses with markup or spaces,
 webhook URLs with javascript:, file:, data:, ftp:, credentials (http://user:pass@host),
-no host, spaces, backslashes and a bad port; categories that are not codes; unknown fields;
-a certification for a category not applied for; validity that ends before it starts.
+this machine or a link-local address (cloud metadata), no host, spaces, backslashes and a
+bad port; categories that are not codes; unknown fields; a certification for a category
+not applied for; validity that ends before it starts.
 """
 
 from __future__ import annotations
@@ -171,6 +172,13 @@ def test_bad_certifications_are_refused_by_name(cert, field, why):
         ("https://example.org:0/", "port 0"),
         ("https://example.org/\x00", "NUL or control"),
         ("https://example.org/" + "a" * 600, "at most 500"),
+        ("http://localhost:5038/", "local address"),
+        ("http://api.localhost/", "local address"),
+        ("http://127.0.0.1:5432/", "local address"),
+        ("http://[::1]/hook", "local address"),
+        ("http://[::ffff:127.0.0.1]/hook", "local address"),
+        ("http://169.254.169.254/latest/meta-data", "local address"),
+        ("http://0.0.0.0/", "local address"),
     ],
 )
 def test_bad_webhook_urls_are_refused(url, why):
