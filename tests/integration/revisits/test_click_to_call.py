@@ -17,8 +17,12 @@ from contextlib import asynccontextmanager
 import httpx
 from sqlalchemy import func, select
 
+from cti.app import build_services, create_app
+from cti.bus import InMemoryBus
 from cti.store.audit import AuditEntry
+from cti.store.calls import Call
 from cti.store.revisits import OutboundCall
+from cti.store.tickets import Ticket
 from cti.store.users import Role
 from tests.conftest import csrf_of, login
 from tests.integration.revisits.support import (
@@ -331,8 +335,6 @@ async def test_click_to_call_needs_a_done_ticket_of_ones_county_and_an_ami(
         async with client_of(app) as client:
             headers = await agent_in(client, make_user, phone(), county="south")
             async with session_factory() as db:
-                from cti.store.tickets import Ticket
-
                 row = await db.get(Ticket, ticket.ticket_id)
                 row.status = "in_service"
                 await db.commit()
@@ -359,8 +361,6 @@ async def test_the_agi_call_row_ending_ends_the_call(
 ):
     """No Hangup reached this process (it ran elsewhere, or restarted): the call row the
     FastAGI side logged under (node, linkedid) has ended, so the outbound call has too."""
-    from cti.store.calls import Call
-
     ticket = await done_ticket(session_factory)
     async with dialing_app(settings, database_url, engine, session_factory) as (
         app,
@@ -393,3 +393,20 @@ async def test_the_agi_call_row_ending_ends_the_call(
                 await db.commit()
             ended = await current(client)
             assert ended["id"] == connected["id"] and ended["status"] == "ended"
+
+
+async def test_the_ami_role_runs_a_dialer_on_its_connections(
+    settings, database_url, engine, session_factory
+):
+    """The wiring: ``--role ami`` (or all) builds a dialer after the listener it sends on,
+    and an app running it dials in process."""
+    node_settings = settings.model_copy(
+        update={"ami_url": ["ami://hotline:hotline-secret@127.0.0.1:1?name=pbx1"]}
+    )
+    services = build_services(node_settings, {"ami"}, session_factory, InMemoryBus())
+    [ami] = [s for s in services if s.name == "ami"]
+    [dialer] = [s for s in services if s.name == "dialer"]
+    assert dialer.ami is ami and dialer.holds("pbx1") and not dialer.holds("pbx2")
+    assert services.index(ami) < services.index(dialer)  # stopped before its connections
+    app = create_app(node_settings, database_url, engine=engine, services=services)
+    assert app.state.dialer is dialer
