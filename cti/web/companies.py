@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cti import accounts
-from cti.companies import applications, logins, profile, review, rules, staff
+from cti.companies import applications, logins, profile, review, rules, staff, webhooks
 from cti.companies.profile import CompanyDetail, CompanyOut
 from cti.companies.rules import CompanyError
 from cti.store.companies import Company, CompanyStatus
@@ -95,6 +95,19 @@ class StaffActive(_Strict):
 
 class LoginCreate(_Strict):
     username: str = Field(max_length=32, pattern=USERNAME_PATTERN)
+
+
+class WebhookIn(_Strict):
+    url: str | None = Field(
+        default=None, max_length=rules.MAX_URL + _SLACK, description="none or empty: email only"
+    )
+
+
+class WebhookSet(BaseModel):
+    webhook_url: str | None
+    webhook_secret: str | None = Field(
+        description="the new key webhook posts are signed with; shown this once"
+    )
 
 
 class LoginCreated(BaseModel):
@@ -276,3 +289,20 @@ async def create_login(
         company_id=company.id,
         password=made.password,
     )
+
+
+@router.post(
+    "/{company_id}/webhook",
+    summary="Set or remove a company's webhook; a new signing secret, once",
+    responses=documented(NotFound, Invalid),
+)
+async def set_webhook(
+    company_id: CompanyId, body: WebhookIn, request: Request, ctx: AdminUser, db: DbSession
+) -> WebhookSet:
+    company = await company_or_404(db, company_id)
+    try:
+        secret = await webhooks.set_webhook(db, company, body.url, ctx.user, ip=client_ip(request))
+    except CompanyError as exc:
+        raise invalid(exc) from None
+    await db.commit()
+    return WebhookSet(webhook_url=company.webhook_url, webhook_secret=secret)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cti import accounts
-from cti.companies import applications, logins, profile, review, rules, staff
+from cti.companies import applications, logins, profile, review, rules, staff, webhooks
 from cti.companies.rules import CompanyError
 from cti.store.catalog import ServiceCategory
 from cti.store.companies import Company, CompanyStatus
@@ -463,3 +463,26 @@ async def create_login(
         status_code=201,
         new_login={"username": made.user.username, "password": made.password},
     )
+
+
+@router.post(
+    "/{company_id}/webhook",
+    response_class=HTMLResponse,
+    summary="Set or remove a company's webhook (form); shows the new secret once",
+    responses={422: FORM_REFUSED[422], **documented(NotFound)},
+)
+async def set_webhook(
+    company_id: CompanyId,
+    request: Request,
+    ctx: AdminUser,
+    db: DbSession,
+    url: Annotated[str, Form(max_length=rules.MAX_URL + 100)] = "",
+) -> Response:
+    company = await _target(db, company_id)
+    try:
+        secret = await webhooks.set_webhook(db, company, url, ctx.user, ip=client_ip(request))
+    except CompanyError as exc:
+        return await _refused(request, ctx, db, company_id, exc, status_code=422)
+    await db.commit()
+    message = "Webhook set, with a new secret." if secret else "Webhook removed: email only."
+    return await _company(request, ctx, db, company_id, message=message, webhook_secret=secret)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from sqlalchemy import select
 
 from cti.store.audit import AuditEntry
 from cti.store.base import utcnow
+from cti.store.companies import Company
 from cti.store.counties import County
 from cti.store.users import Role
 from tests.companies import application
@@ -261,3 +263,33 @@ async def test_the_company_page_counts_its_work_and_shows_its_reputation(admin, 
     page = await admin.get(f"/admin/companies/{company_id}")
     assert 'data-testid="reputation"' in page.text
     assert f'<a href="/tickets/{number}">{number}</a>' in page.text
+
+
+async def test_a_new_webhook_gets_a_new_secret_and_none_removes_it(admin, session_factory):
+    """Hostile input: a webhook with credentials, and one to this machine."""
+    created = (await apply(admin, webhook_url="https://a.example.org/hook")).json()
+    url = f"/api/companies/{created['id']}/webhook"
+    for bad in ("http://u:p@b.example.org/", "http://127.0.0.1:8000/api/me"):
+        refused = await admin.post(url, json={"url": bad})
+        assert refused.status_code == 422 and list(refused.json()["fields"]) == ["webhook_url"]
+    moved = await admin.post(url, json={"url": "https://b.example.org/hook"})
+    assert moved.status_code == 200
+    secret = moved.json()["webhook_secret"]
+    assert len(secret) == 64 and secret != created["webhook_secret"]
+    assert (await admin.get(f"/api/companies/{created['id']}")).json()["webhook_url"] == (
+        "https://b.example.org/hook"
+    )
+    removed = await admin.post(url, json={"url": ""})
+    assert removed.json() == {"webhook_url": None, "webhook_secret": None}
+    async with session_factory() as db:
+        company = await db.get(Company, created["id"])
+        assert company.webhook_url is None and company.webhook_secret is None
+        details = (
+            await db.scalars(
+                select(AuditEntry.detail).where(
+                    AuditEntry.action == "company.webhook",
+                    AuditEntry.object_id == str(created["id"]),
+                )
+            )
+        ).all()
+    assert details == [{"url": "https://b.example.org/hook"}, {"url": None}]

@@ -190,3 +190,17 @@ async def test_staff_certifications_and_a_login_on_the_page(admin, app):
         portal = await company.get("/portal")
         assert portal.status_code == 200 and "Jobs of Bright &lt;Homes&gt;" in portal.text
         assert (await company.get(base)).status_code == 403
+
+
+async def test_the_webhook_on_the_page(admin):
+    client, csrf = admin
+    company_id = company_id_of((await enter(client, csrf)).text)
+    url = f"/admin/companies/{company_id}/webhook"
+    bad = await client.post(url, data={"csrf_token": csrf, "url": "file:///etc/passwd"})
+    assert bad.status_code == 422 and "webhook_url: must start with" in bad.text
+    page = await client.post(url, data={"csrf_token": csrf, "url": "https://c.example.org/h"})
+    assert page.status_code == 200 and "Webhook set, with a new secret." in page.text
+    (secret,) = SECRET.findall(page.text)
+    assert secret not in (await client.get(f"/admin/companies/{company_id}")).text
+    gone = await client.post(url, data={"csrf_token": csrf, "url": ""})
+    assert "Webhook removed: email only." in gone.text and not SECRET.search(gone.text)
