@@ -41,22 +41,49 @@ class AuditQuery(BaseModel):
     limit: int = 100
 
 
-def _when(name: str, value: str | None) -> datetime | None:
-    """An ISO 8601 time with its UTC offset; empty (a blank form field) means none."""
+def _parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def time_problem(name: str, value: str | None) -> tuple[str, str] | None:
+    """What is wrong with a time filter, as (detail, field message); ``None``: fine. An
+    ISO 8601 time with its UTC offset; empty (a blank form field) means none."""
     if not value:
         return None
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise Invalid(
-            f"bad {name}", fields={name: "an ISO time, e.g. 2027-01-04T09:30:00Z"}
-        ) from None
+    at = _parse_time(value)
+    if at is None:
+        return f"bad {name}", "an ISO time, e.g. 2027-01-04T09:30:00Z"
     if at.tzinfo is None:
-        raise Invalid(f"{name} needs a UTC offset", fields={name: "give a UTC offset, e.g. Z"})
-    return at
+        return f"{name} needs a UTC offset", "give a UTC offset, e.g. Z"
+    return None
 
 
-def audit_query(
+def filter_problems(raw: AuditFilters) -> dict[str, tuple[str, str]]:
+    """Per time filter, what is wrong with it (empty: the filters are fine)."""
+    found = {}
+    for name in ("since", "until"):
+        if problem := time_problem(name, getattr(raw, name)):
+            found[name] = problem
+    return found
+
+
+class AuditFilters(BaseModel):
+    """The filters as they were typed (the page shows them again when one is refused)."""
+
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+def audit_filters(
     actor: Text = None,
     action: Text = None,
     object_type: Text = None,
@@ -65,19 +92,38 @@ def audit_query(
     until: Annotated[Text, Query(description="before this time (ISO 8601, with offset)")] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> AuditQuery:
-    return AuditQuery(
+) -> AuditFilters:
+    return AuditFilters(
         actor=actor or None,
         action=action or None,
         object_type=object_type or None,
         object_id=object_id or None,
-        since=_when("since", since),
-        until=_when("until", until),
+        since=since or None,
+        until=until or None,
         before_id=before_id,
         limit=limit,
     )
 
 
+def query_of(raw: AuditFilters) -> AuditQuery:
+    """The query filters ask for that ``filter_problems`` found fine."""
+    return AuditQuery(
+        **raw.model_dump(exclude={"since", "until"}),
+        since=_parse_time(raw.since) if raw.since else None,
+        until=_parse_time(raw.until) if raw.until else None,
+    )
+
+
+def audit_query(raw: Annotated[AuditFilters, Depends(audit_filters)]) -> AuditQuery:
+    """The API's filters; a bad time is a 422 naming its field."""
+    problems = filter_problems(raw)
+    if problems:
+        name, (detail, message) = next(iter(problems.items()))  # since before until
+        raise Invalid(detail, fields={name: message})
+    return query_of(raw)
+
+
+AuditFilterParams = Annotated[AuditFilters, Depends(audit_filters)]
 AuditParams = Annotated[AuditQuery, Depends(audit_query)]
 
 

@@ -215,5 +215,32 @@ async def test_audit_pages_and_filters(admin):
     assert hostile.status_code == 200 and "<script>alert(1)</script>" not in hostile.text
     naive = await client.get("/admin/audit", params={"since": "2027-01-04T00:00:00"})
     assert naive.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("since", "why"),
+    [
+        ("2027-01-04T00:00:00", "since needs a UTC offset: give a UTC offset, e.g. Z"),
+        ("yesterday", "bad since: an ISO time, e.g. 2027-01-04T09:30:00Z"),
+        ("<b>2027</b>", "bad since: an ISO time"),
+    ],
+)
+async def test_a_bad_time_filter_shows_the_page_again_with_why(admin, since, why):
+    """Hostile input tried: a time without offset, a word, markup in the time field."""
+    client, _ = admin
+    page = await client.get(
+        "/admin/audit", params={"since": since, "action": "user.*", "actor": "<i>x</i>"}
+    )
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    error = page.text.split('data-testid="form-error">')[1].split("</p>")[0]
+    assert why in error
+    assert "<b>2027</b>" not in page.text and "<i>x</i>" not in page.text
+    form = page.text.split('data-testid="audit-filters"')[1].split("</form>")[0]
+    assert 'value="user.*"' in form and 'value="&lt;i&gt;x&lt;/i&gt;"' in form  # kept
+    assert (
+        f'name="since" maxlength="64" value="{since.replace("<", "&lt;").replace(">", "&gt;")}"'
+        in form
+    )
+    assert "<tr data-id=" not in page.text  # no entries under a filter that was refused
     api = await client.get("/api/audit", params={"action": "user.create", "limit": 1})
     assert api.status_code == 200 and api.json()[0]["action"] == "user.create"
