@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -11,6 +11,15 @@ from cti.store.base import Base, Timestamps
 
 class Citizen(Timestamps, Base):
     __tablename__ = "citizens"
+    __table_args__ = (
+        # Ticket search by a part of the name (ILIKE '%...%'), migration 0008.
+        Index(
+            "ix_citizens_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

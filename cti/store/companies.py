@@ -168,6 +168,7 @@ class Dispatch(Base):
         CheckConstraint("finish_by >= accept_by", name="deadline_order"),
         Index("ix_dispatches_ticket", "ticket_id"),
         Index("ix_dispatches_company_status", "company_id", "status"),
+        Index("ix_dispatches_company_ticket", "company_id", "ticket_id"),  # ticket search
         # A ticket is with at most one company at a time.
         Index(
             "uq_dispatches_active_ticket",

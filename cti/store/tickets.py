@@ -96,6 +96,13 @@ class Ticket(Timestamps, Base):
         Index("ix_tickets_owner_status", "owner_id", "status"),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
+        # Ticket search (migration 0008): each list and filter walks one of these in
+        # created_at order and stops after a page.
+        Index("ix_tickets_owner_created", "owner_id", "created_at"),
+        Index("ix_tickets_county_created", "county_id", "created_at"),
+        Index("ix_tickets_category_created", "category_id", "created_at"),
+        Index("ix_tickets_subcategory_created", "subcategory_id", "created_at"),
+        Index("ix_tickets_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     cast,
     exists,
+    false,
     func,
     literal,
     literal_column,
@@ -32,10 +33,8 @@ from sqlalchemy import (
 )
 
 from cti import numbers
-from cti.store.catalog import ServiceCategory
 from cti.store.citizens import Citizen, CitizenPhone
 from cti.store.companies import ACTIVE_DISPATCH_STATUSES, Dispatch, DispatchStatus
-from cti.store.counties import County
 from cti.store.tickets import Ticket, TicketStatus
 from cti.tickets import access
 
@@ -67,9 +66,9 @@ class Filters:
     number: str | None = None
     citizen: str | None = None
     phone: str | None = None
-    category: str | None = None  # a catalogue code: a category or an item under one
-    county: str | None = None  # a county code
-    county_id: int | None = None  # the viewer's own county (tab "my county's")
+    category_id: int | None = None  # a top-level category
+    subcategory_id: int | None = None  # an item of the catalogue
+    county_id: int | None = None
     status: str | None = None
     company_id: int | None = None  # tickets ever dispatched to this company
     since: datetime | None = None
@@ -117,15 +116,28 @@ def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _category_ids(code: str) -> Select:
-    return select(ServiceCategory.id).where(ServiceCategory.code == code)
+def scope_terms(filters: Filters, scope: access.Scope) -> list[ColumnElement[bool]]:
+    """The scope's WHERE terms, simplified by what the filters already say: a filter on
+    the viewer's own county or on their own tickets is inside the scope (no OR left for
+    the planner to guess about); another county leaves only the viewer's own tickets."""
+    if scope.nothing or scope.everything:
+        return access.conditions(scope)
+    if filters.owner_id is not None and filters.owner_id == scope.owner_id:
+        return []
+    if filters.county_id is not None:
+        if filters.county_id == scope.county_id:
+            return []
+        if scope.owner_id is not None:
+            return [Ticket.owner_id == scope.owner_id]
+        return [false()]
+    return access.conditions(scope)
 
 
 def conditions(filters: Filters, scope: access.Scope) -> list[ColumnElement[bool]]:
     """WHERE terms on ``tickets`` for ``filters`` within ``scope``."""
     t = Ticket
     f = filters
-    where = access.conditions(scope)
+    where = scope_terms(f, scope)
     if f.number:
         where.append(t.number == f.number.strip().upper())
     if f.citizen and f.citizen.strip():
@@ -138,12 +150,10 @@ def conditions(filters: Filters, scope: access.Scope) -> list[ColumnElement[bool
         where.append(
             t.citizen_id.in_(select(CitizenPhone.citizen_id).where(CitizenPhone.number == key))
         )
-    if f.category:
-        ids = _category_ids(f.category).scalar_subquery()
-        where.append(or_(t.category_id == ids, t.subcategory_id == ids))
-    if f.county:
-        county_id = select(County.id).where(County.code == f.county).scalar_subquery()
-        where.append(t.county_id == county_id)
+    if f.category_id is not None:
+        where.append(t.category_id == f.category_id)
+    if f.subcategory_id is not None:
+        where.append(t.subcategory_id == f.subcategory_id)
     if f.county_id is not None:
         where.append(t.county_id == f.county_id)
     if f.status:

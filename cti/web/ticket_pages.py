@@ -126,12 +126,27 @@ async def tickets_page(
     if "\x00" in "".join(form.values()):
         errors["q"] = "no NUL characters"
     start, end = _day(since, "since", errors), _day(until, "until", errors)
+    choices = await _choices(db)
+    category_id = subcategory_id = county_id = None
+    if category:
+        found = [(i, parent) for i, code, _, parent in choices["categories"] if code == category]
+        if not found:
+            errors["category"] = "choose a service from the list"
+        elif found[0][1] is None:
+            category_id = found[0][0]
+        else:
+            subcategory_id = found[0][0]
+    if county:
+        county_id = next((i for i, code, _ in choices["counties"] if code == county), None)
+        if county_id is None:
+            errors["county"] = "choose a county from the list"
     filters = search.Filters(
         number=number or None,
         citizen=citizen or None,
         phone=phone or None,
-        category=category or None,
-        county=county or None,
+        category_id=category_id,
+        subcategory_id=subcategory_id,
+        county_id=county_id,
         status=status or None,
         company_id=company_id,
         since=start,
@@ -155,7 +170,6 @@ async def tickets_page(
             last = found[-1]
             older = search.encode_cursor(last.created_at, last.id)
         rows = await _rows(db, found)
-    choices = await _choices(db)
     return request.app.state.templates.TemplateResponse(
         request,
         "tickets.html",

@@ -1,0 +1,53 @@
+"""Ticket search indexes: each list and filter of /tickets is an index range in
+created_at order (owner, county, category, item, status), citizens' names by trigram,
+dispatches by company
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-07 01:50:00
+
+Measured by bench/bench_ticket_search.py (docs/performance.md, "Ticket search").
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TICKET_INDEXES = {
+    "ix_tickets_owner_created": ["owner_id", "created_at"],
+    "ix_tickets_county_created": ["county_id", "created_at"],
+    "ix_tickets_category_created": ["category_id", "created_at"],
+    "ix_tickets_subcategory_created": ["subcategory_id", "created_at"],
+    "ix_tickets_status_created": ["status", "created_at"],
+}
+
+
+def upgrade() -> None:
+    # "Part of a name" is ILIKE '%...%': only a trigram index serves it.
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    for name, columns in TICKET_INDEXES.items():
+        op.create_index(name, "tickets", columns, unique=False)
+    op.create_index(
+        "ix_citizens_name_trgm",
+        "citizens",
+        ["name"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    )
+    op.create_index(
+        "ix_dispatches_company_ticket", "dispatches", ["company_id", "ticket_id"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_dispatches_company_ticket", table_name="dispatches")
+    op.drop_index("ix_citizens_name_trgm", table_name="citizens", postgresql_using="gin")
+    for name in TICKET_INDEXES:
+        op.drop_index(name, table_name="tickets")
+    # pg_trgm stays: another schema object may use it by then, and it holds no data.
