@@ -1,25 +1,29 @@
 """Admin pages and API for the county routing (cti.routing).
 
 Everything here goes through ``RoutingService``: the API only parses requests, names the
-actor and maps the service's errors to status codes. Rule sets arrive as raw JSON and are
-checked by ``cti.routing.rules`` (the one whitelist), so a refusal comes back as 422 with
-one message per field path (``prefixes.3.prefix``) -- the editor shows it next to the
-field -- and nothing is stored.
+actor and maps the service's errors to status codes. Rule sets arrive as the typed body
+``cti.routing.rules.RuleSet`` and are checked by ``cti.routing.rules`` (the one whitelist:
+its model and its messages, also for a body that does not fit the model), so a refusal
+comes back as 422 with one message per field path (``prefixes.3.prefix``) -- the editor
+shows it next to the field -- and nothing is stored.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlalchemy import select
 
 from cti.routing.apply import ApplyOutcome, describe
-from cti.routing.rules import RuleErrors, RuleSet, Weekday, check_number
+from cti.routing.rules import RuleErrors, RuleSet, Weekday, check_number, error_fields
 from cti.routing.service import (
     Actor,
     ApplyBusy,
@@ -70,11 +74,13 @@ def _refused(exc: RuleErrors) -> Invalid:
     return Invalid("the routing rules were refused", fields=exc.fields)
 
 
-def _pydantic_fields(exc: ValidationError) -> dict[str, str]:
-    """Field path -> message, never echoing the value that was sent."""
+def _pydantic_fields(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Field path (without FastAPI's leading ``body``) -> message, never echoing the
+    value that was sent."""
     fields: dict[str, str] = {}
-    for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"]) or "body"
+    for error in errors:
+        loc = tuple(error["loc"])
+        path = ".".join(str(part) for part in loc[1:] if loc[:1] == ("body",)) or "body"
         kind = error.get("type", "")
         if kind == "string_type":
             message = "must be a text value"
@@ -88,6 +94,49 @@ def _pydantic_fields(exc: ValidationError) -> dict[str, str]:
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         fields.setdefault(path, message)
     return fields
+
+
+class _BodyRefusedRoute(APIRoute):
+    """A route whose typed body, when it does not validate, is refused as the API's own
+    ``Invalid`` with one message per field path (``prefixes.3.prefix``), the way the
+    editor shows it, instead of FastAPI's validation body."""
+
+    detail = "the request was refused"
+
+    @staticmethod
+    def fields(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+        return _pydantic_fields(errors)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise Invalid(self.detail, fields=self.fields(exc.errors())) from None
+
+        return route
+
+
+class _RulesBodyRoute(_BodyRefusedRoute):
+    """The body is a ``RuleSet``: its messages are the routing rules' own (``rules``)."""
+
+    detail = "the routing rules were refused"
+
+    @staticmethod
+    def fields(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+        # FastAPI reports the whole body's errors at ("body", ...).
+        return error_fields(errors, skip=1)
+
+
+class _SimulateBodyRoute(_BodyRefusedRoute):
+    detail = "the simulation request was refused"
+
+
+#: The routes that take a typed body, each with its refusal (included into ``router``).
+rules_body = APIRouter(route_class=_RulesBodyRoute)
+simulate_body = APIRouter(route_class=_SimulateBodyRoute)
 
 
 # --- response and request models -----------------------------------------------------------
@@ -293,14 +342,12 @@ async def get_rules(_: AdminUser, db: DbSession, service: Routing) -> dict[str, 
     return (await service.rules(db)).as_data()
 
 
-@router.post(
+@rules_body.post(
     "/api/routing/validate",
     summary="Check routing rules without saving them",
     responses=documented(Invalid),
 )
-async def validate_rules(
-    _: AdminUser, db: DbSession, service: Routing, body: Annotated[Any, Body()]
-) -> ValidOut:
+async def validate_rules(_: AdminUser, db: DbSession, service: Routing, body: RuleSet) -> ValidOut:
     """Check a proposed rule set without storing it: 200, or 422 with ``fields``."""
     try:
         rules = await service.validate(db, body)
@@ -311,13 +358,15 @@ async def validate_rules(
     )
 
 
-@router.put("/api/routing/rules", summary="Save the routing rules", responses=documented(Invalid))
+@rules_body.put(
+    "/api/routing/rules", summary="Save the routing rules", responses=documented(Invalid)
+)
 async def save_rules(
     request: Request,
     ctx: AdminUser,
     db: DbSession,
     service: Routing,
-    body: Annotated[Any, Body()],
+    body: RuleSet,
 ) -> dict[str, Any]:
     """Replace the stored rules (checked, audited). Not applied until ``apply``."""
     try:
@@ -344,20 +393,14 @@ def _parse_at(value: str | None) -> datetime:
     return at
 
 
-@router.post(
+@simulate_body.post(
     "/api/routing/simulate",
     summary="Where a call would go: number, caller, time",
     responses=documented(Invalid),
 )
-async def simulate(
-    _: AdminUser, db: DbSession, service: Routing, body: Annotated[Any, Body()]
-) -> SimulateOut:
+async def simulate(_: AdminUser, db: DbSession, service: Routing, query: SimulateIn) -> SimulateOut:
     """Where would this call go with the stored rules? The same decision function the
     dialplan is rendered from (``cti.routing.decide``)."""
-    try:
-        query = SimulateIn.model_validate(body)
-    except ValidationError as exc:
-        raise Invalid("the simulation request was refused", fields=_pydantic_fields(exc)) from None
     try:
         caller = check_number(query.caller, "caller") if query.caller else ""
         did = check_number(query.did, "did")
@@ -480,3 +523,7 @@ async def page(request: Request, ctx: AdminUser) -> Response:
     return request.app.state.templates.TemplateResponse(
         request, "routing.html", {"user": ctx.user, "csrf_token": ctx.csrf_token}
     )
+
+
+router.include_router(rules_body)
+router.include_router(simulate_body)
