@@ -4,9 +4,6 @@ rendered one (the last two must put the previous file back and reload it)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -15,22 +12,11 @@ from cti.routing.ami_client import RoutingAmi
 from cti.routing.lint import LintResult
 from cti.routing.queues import FILENAME as QUEUES_FILENAME
 from cti.routing.render import FILENAME, parse_entries
-from cti.routing.service import Actor, ApplyBusy, RoutingService
+from cti.routing.service import ApplyBusy, RoutingService
 from cti.settings import AmiNode
 from cti.store.audit import AuditEntry
-from tests.integration.routing.fake_pbx import FakePbx
+from tests.integration.routing.helpers import ACTOR, SEEDED
 
-ROOT = Path(__file__).resolve().parents[3]
-ACTOR = Actor(None, "tester", "127.0.0.1")
-
-SEEDED = {
-    "dids": [
-        {"did": "9615601", "county": "north"},
-        {"did": "9615602", "county": "south"},
-        {"did": "9615603", "county": "east"},
-        {"did": "9615604", "county": "west"},
-    ]
-}
 CHANGED = {
     "default_county": "north",
     "dids": [*SEEDED["dids"], {"did": "12345"}],
@@ -49,29 +35,9 @@ CHANGED = {
 
 
 @pytest.fixture
-async def conf_dir(tmp_path) -> Path:
-    folder = tmp_path / "asterisk"
-    shutil.copytree(ROOT / "asterisk_conf", folder)
-    return folder
-
-
-@pytest.fixture
-async def pbx(conf_dir):
-    fake = FakePbx(conf_dir)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def service(conf_dir, pbx, session_factory, seeded):
+async def service(conf_dir, pbx, stored):
     node = AmiNode("test", "127.0.0.1", pbx.port, "cti_routing", "s3cret")
-    svc = RoutingService(conf_dir, lambda: RoutingAmi(node, timeout=5))
-    async with session_factory() as db:
-        await svc.save(db, SEEDED, ACTOR)
-    yield svc
-    async with session_factory() as db:  # leave the shared database as seeded
-        await svc.save(db, SEEDED, ACTOR)
+    return RoutingService(conf_dir, lambda: RoutingAmi(node, timeout=5))
 
 
 async def test_apply_writes_reloads_verifies_and_records_a_version(

@@ -5,13 +5,7 @@ stderr and exit status 1, and nothing is stored."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -19,22 +13,10 @@ from sqlalchemy import func, select
 
 from cti.routing import repo
 from cti.routing.render import FILENAME
-from cti.routing.service import Actor, RoutingService
 from cti.store.audit import AuditEntry
 from cti.store.routing import RoutingVersion
-from tests.integration.routing.fake_pbx import FakePbx
+from tests.integration.routing.helpers import ROOT, SEEDED, cti
 
-ROOT = Path(__file__).resolve().parents[3]
-CTI = [sys.executable, "-m", "cti.cli", "routing"]
-ACTOR = Actor(None, "tester")
-SEEDED = {
-    "dids": [
-        {"did": "9615601", "county": "north"},
-        {"did": "9615602", "county": "south"},
-        {"did": "9615603", "county": "east"},
-        {"did": "9615604", "county": "west"},
-    ]
-}
 CHANGED = {
     "default_county": "north",
     "dids": [*SEEDED["dids"], {"did": "12345"}],
@@ -48,50 +30,6 @@ CHANGED = {
         }
     ],
 }
-
-
-@pytest.fixture
-def conf_dir(tmp_path) -> Path:
-    folder = tmp_path / "asterisk"
-    shutil.copytree(ROOT / "asterisk_conf", folder)
-    return folder
-
-
-@pytest.fixture
-async def stored(session_factory, seeded, conf_dir):
-    """The seeded rules before and after each test (the database is shared)."""
-    service = RoutingService(conf_dir, None)
-    async with session_factory() as db:
-        await service.save(db, SEEDED, ACTOR)
-    yield
-    async with session_factory() as db:
-        await service.save(db, SEEDED, ACTOR)
-
-
-@pytest.fixture
-def env(database_url, tmp_path, conf_dir, stored) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("CTI_ROUTING_AMI_URL", None)
-    env.update(
-        CTI_DATABASE_URL=database_url,
-        CTI_DATA_DIR=str(tmp_path),
-        CTI_LOG_JSON="false",
-        CTI_ASTERISK_CONF_DIR=str(conf_dir),
-    )
-    return env
-
-
-async def cti(env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [*CTI, *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=env["CTI_DATA_DIR"],
-    )
 
 
 async def snapshot(session_factory) -> tuple[dict, int, int]:
@@ -227,14 +165,6 @@ async def test_simulate_prints_the_decision_and_refuses_bad_numbers(env):
     ):
         bad = await cti(env, "simulate", *args)
         assert bad.returncode == 1 and bad.stderr.startswith("cti routing"), bad.stderr
-
-
-@pytest.fixture
-async def pbx(conf_dir):
-    fake = FakePbx(conf_dir)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_apply_against_the_pbx_succeeds_then_a_failed_one_restores(
