@@ -44,12 +44,17 @@ ELSEWHERE: dict[str, str] = {
     lifecycle.Action.DISPATCH: "dispatching picks a company and sets its deadlines: "
     "use POST /api/tickets/{number}/dispatch",
     lifecycle.Action.WITHDRAW: "taking a ticket back from its company ends the dispatch: "
-    "use the dispatch routes (POST /api/tickets/{number}/dispatch)",
-    lifecycle.Action.ACCEPT: "the company accepts in its portal or through the company API",
-    lifecycle.Action.DECLINE: "the company declines in its portal or through the company API",
-    lifecycle.Action.START: "the company starts the work in its portal or the company API",
-    lifecycle.Action.FINISH: "the company finishes the work in its portal or the company API",
-    lifecycle.Action.REVISIT: "a revisit records the citizen's answers: use /api/revisits",
+    "use POST /api/dispatches/{{dispatch_id}}/withdraw",
+    lifecycle.Action.ACCEPT: "the company accepts in its portal (/portal) or with "
+    "POST /api/company/jobs/{{id}}/accept",
+    lifecycle.Action.DECLINE: "the company declines in its portal (/portal) or with "
+    "POST /api/company/jobs/{{id}}/decline",
+    lifecycle.Action.START: "the company starts the work in its portal (/portal) or with "
+    "POST /api/company/jobs/{{id}}/start",
+    lifecycle.Action.FINISH: "the company finishes the work in its portal (/portal) or with "
+    "POST /api/company/jobs/{{id}}/finish",
+    lifecycle.Action.REVISIT: "a revisit records what the citizen said: "
+    "use POST /api/tickets/{number}/revisit (or /revisits)",
 }
 #: What this API does itself.
 HERE = tuple(a for a in lifecycle.Action if a.value not in ELSEWHERE)

@@ -131,10 +131,10 @@ async def test_moves_done_elsewhere_are_refused_with_their_route(client, make_us
     url = f"/api/tickets/{number}/transitions"
     for action, hint in [
         ("dispatch", f"/api/tickets/{number}/dispatch"),
-        ("withdraw", "dispatch"),
-        ("accept", "portal"),
-        ("finish", "portal"),
-        ("revisit", "/api/revisits"),
+        ("withdraw", "/api/dispatches/{dispatch_id}/withdraw"),
+        ("accept", "/api/company/jobs/{id}/accept"),
+        ("finish", "/portal"),
+        ("revisit", f"/api/tickets/{number}/revisit"),
     ]:
         response = await client.post(url, json={"action": action}, headers=headers)
         assert response.status_code == 409, action
