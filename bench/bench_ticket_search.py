@@ -62,7 +62,7 @@ SEARCH_INDEXES = {
     "dispatches": [
         "ix_dispatches_ticket",
         "ix_dispatches_company_status",
-        "ix_dispatches_company_ticket",
+        "ix_dispatches_company_ticket_created",
     ],
 }
 AGENTS = 200

@@ -168,7 +168,10 @@ class Dispatch(Base):
         CheckConstraint("finish_by >= accept_by", name="deadline_order"),
         Index("ix_dispatches_ticket", "ticket_id"),
         Index("ix_dispatches_company_status", "company_id", "status"),
-        Index("ix_dispatches_company_ticket", "company_id", "ticket_id"),  # ticket search
+        # Ticket search by company: its tickets in their order (migration 0008).
+        Index(
+            "ix_dispatches_company_ticket_created", "company_id", "ticket_created_at", "ticket_id"
+        ),
         # A ticket is with at most one company at a time.
         Index(
             "uq_dispatches_active_ticket",
@@ -199,6 +202,9 @@ class Dispatch(Base):
     withdrawn_at: Mapped[datetime | None]
     #: When the county's supervisors were told the acceptance or the work was late.
     overdue_flagged_at: Mapped[datetime | None]
+    #: The ticket's ``created_at``, copied by a trigger on insert (migration 0008): ticket
+    #: search by company walks a company's dispatches in their tickets' order.
+    ticket_created_at: Mapped[datetime | None]
 
 
 class NotificationStatus(StrEnum):

@@ -158,10 +158,6 @@ def conditions(filters: Filters, scope: access.Scope) -> list[ColumnElement[bool
         where.append(t.county_id == f.county_id)
     if f.status:
         where.append(t.status == f.status)
-    if f.company_id is not None:
-        where.append(
-            exists().where(Dispatch.ticket_id == t.id, Dispatch.company_id == f.company_id)
-        )
     if f.since is not None:
         where.append(t.created_at >= f.since)
     if f.until is not None:
@@ -207,12 +203,27 @@ def page_query(
     limit: int = PAGE_SIZE,
 ) -> Select[tuple[Ticket]]:
     """One page of tickets, newest first; ``limit + 1`` rows are asked for so the caller
-    knows whether an older page exists."""
+    knows whether an older page exists.
+
+    With a company, the page is read from that company's dispatches in their tickets'
+    order (``Dispatch.ticket_created_at`` is the ticket's ``created_at``, so the order and
+    the cursor are the same): a ticket dispatched to the same company twice comes twice,
+    next to each other (:func:`distinct_rows` drops the copy)."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     stmt = select(Ticket).where(*conditions(filters, scope))
+    key: tuple = (Ticket.created_at, Ticket.id)
+    if filters.company_id is not None:
+        d = Dispatch
+        stmt = stmt.join(d, and_(d.ticket_id == Ticket.id, d.company_id == filters.company_id))
+        key = (d.ticket_created_at, d.ticket_id)
     if after is not None:
-        stmt = stmt.where(tuple_(Ticket.created_at, Ticket.id) < tuple_(*after))
-    return stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)
+        stmt = stmt.where(tuple_(*key) < tuple_(*after))
+    return stmt.order_by(key[0].desc(), key[1].desc()).limit(limit + 1)
+
+
+def distinct_rows(rows: list[Ticket]) -> list[Ticket]:
+    """The page's tickets once each, in order."""
+    return list(dict.fromkeys(rows))
 
 
 def tab_filters(

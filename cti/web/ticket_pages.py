@@ -169,6 +169,7 @@ async def tickets_page(
             found = found[: search.PAGE_SIZE]
             last = found[-1]
             older = search.encode_cursor(last.created_at, last.id)
+        found = search.distinct_rows(found)
         rows = await _rows(db, found)
     return request.app.state.templates.TemplateResponse(
         request,

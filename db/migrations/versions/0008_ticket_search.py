@@ -1,6 +1,6 @@
 """Ticket search indexes: each list and filter of /tickets is an index range in
 created_at order (owner, county, category, item, status), citizens' names by trigram,
-dispatches by company
+a company's dispatches in their tickets' order
 
 Revision ID: 0008
 Revises: 0007
@@ -11,6 +11,7 @@ Measured by bench/bench_ticket_search.py (docs/performance.md, "Ticket search").
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
@@ -40,13 +41,39 @@ def upgrade() -> None:
         postgresql_using="gin",
         postgresql_ops={"name": "gin_trgm_ops"},
     )
+    # A company's tickets, newest first, from its dispatches alone: the ticket's created_at
+    # is copied onto each dispatch (it never changes), by the database so no writer can
+    # forget it; else "company" reads every one of its tickets at random to sort them.
+    op.add_column(
+        "dispatches",
+        sa.Column("ticket_created_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.execute(
+        "UPDATE dispatches SET ticket_created_at = tickets.created_at "
+        "FROM tickets WHERE tickets.id = dispatches.ticket_id"
+    )
+    op.execute(
+        "CREATE FUNCTION dispatches_ticket_created_at() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN SELECT created_at INTO NEW.ticket_created_at FROM tickets "
+        "WHERE id = NEW.ticket_id; RETURN NEW; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER dispatches_ticket_created_at BEFORE INSERT OR UPDATE OF ticket_id "
+        "ON dispatches FOR EACH ROW EXECUTE FUNCTION dispatches_ticket_created_at()"
+    )
     op.create_index(
-        "ix_dispatches_company_ticket", "dispatches", ["company_id", "ticket_id"], unique=False
+        "ix_dispatches_company_ticket_created",
+        "dispatches",
+        ["company_id", "ticket_created_at", "ticket_id"],
+        unique=False,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_dispatches_company_ticket", table_name="dispatches")
+    op.drop_index("ix_dispatches_company_ticket_created", table_name="dispatches")
+    op.execute("DROP TRIGGER dispatches_ticket_created_at ON dispatches")
+    op.execute("DROP FUNCTION dispatches_ticket_created_at()")
+    op.drop_column("dispatches", "ticket_created_at")
     op.drop_index("ix_citizens_name_trgm", table_name="citizens", postgresql_using="gin")
     for name in TICKET_INDEXES:
         op.drop_index(name, table_name="tickets")

@@ -67,10 +67,17 @@ async def test_each_filter_against_real_rows(session_factory, seeded):
         ]
         db.add_all(rows)
         await db.flush()
-        db.add(
-            Dispatch(ticket_id=rows[1].id, company_id=company.id, accept_by=base, finish_by=base)
-        )
+        once = dict(ticket_id=rows[1].id, company_id=company.id, accept_by=base, finish_by=base)
+        db.add(Dispatch(**once, status="withdrawn"))
+        await db.flush()  # the same company again, after the centre took it back
+        db.add(Dispatch(**once))
         await db.commit()
+        copied = (
+            await db.scalars(
+                select(Dispatch.ticket_created_at).where(Dispatch.ticket_id == rows[1].id)
+            )
+        ).all()
+        assert copied == [rows[1].created_at] * 2  # the trigger's copy of the ticket's time
         numbers = [r.number for r in rows]
 
         async def find(**kw):
@@ -94,7 +101,11 @@ async def test_each_filter_against_real_rows(session_factory, seeded):
         assert await find(county_id=county["south"]) == [numbers[2], numbers[1]]
         assert await find(county_id=-1) == []
         assert await find(status="closed") == [numbers[2]]
-        assert await find(company_id=company.id) == [numbers[1]]
+        assert await find(company_id=company.id) == [numbers[1]] * 2  # once per dispatch
+        page = (
+            await db.scalars(search.page_query(search.Filters(company_id=company.id), ALL))
+        ).all()
+        assert [t.number for t in search.distinct_rows(page)] == [numbers[1]]  # as shown
         assert await find(text="water leaks") == [numbers[1]]
         assert await find(text='"hot water"') == [numbers[1]]
         assert await find(text="gas") == [numbers[2]]  # a note, not the description
