@@ -280,3 +280,33 @@ async def test_overdue_dispatches_go_to_the_county_supervisors_once(session_fact
     mails = [e for e in inbox.envelopes if e.rcpt_tos == [to]]
     assert any(ticket.number in e.content.decode() for e in mails)
     subscription.close()
+
+
+async def test_the_api_role_runs_the_notifier_and_it_delivers_on_its_own(session_factory, tmp_path):
+    """build_services gives every api process a notifier; started, it delivers a row
+    committed after it started, without anyone asking."""
+    from cti.app import build_services
+    from cti.settings import Settings
+    from tests.integration.agi.conftest import wait_for
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, notifier_interval_s=0.05)
+    (notifier,) = [
+        s
+        for s in build_services(settings, {"api"}, session_factory, InMemoryBus())
+        if s.name == "notifier"
+    ]
+    assert notifier.smtp is None and notifier.interval_s == 0.05
+    async with hooks([]) as receiver:
+        await notifier.start()
+        try:
+            dispatch, _ = await _dispatched(
+                session_factory, webhook_url=receiver.url, webhook_secret="k"
+            )
+
+            async def sent() -> bool:
+                return (await _rows(session_factory, dispatch.id))["webhook"].status == "sent"
+
+            await wait_for(sent)
+            assert notifier.health().ok
+        finally:
+            await notifier.stop()
