@@ -41,6 +41,7 @@ from cti.web import (
     login,
     openapi,
     pages,
+    password_links,
     portal,
     recordings,
     reference,
@@ -226,6 +227,7 @@ def create_app(
     app.include_router(health.router)
     if "api" in roles:
         app.include_router(login.router)
+        app.include_router(password_links.router)
         app.include_router(pages.router)
         app.include_router(users.router)
         app.include_router(reference.router)

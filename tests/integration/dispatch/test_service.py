@@ -294,3 +294,22 @@ async def test_overdue_dispatches_are_flagged_once(session_factory):
         assert not mine & {d.id for d in again}
         assert offered.overdue_flagged_at == t0 + timedelta(minutes=11)
         await db.rollback()
+
+
+async def test_a_refused_auto_dispatch_leaves_the_new_ticket_as_it_was(session_factory):
+    """The savepoint: an actor the lifecycle refuses (an inspector) gets no dispatch and
+    the ticket, created in the same transaction, stays new and commits."""
+    async with session_factory() as db:
+        county = await make_county(db, auto_dispatch=True)
+        await make_company(db, [county])
+        agent = await make_account(db, "agent", county=county.code)
+        inspector = await make_account(db, "inspector", county=county.code)
+        ticket = await make_ticket(db, agent, county)
+        assert await service.auto_dispatch(db, ticket, inspector) is None
+        assert ticket.status == "new"
+        await db.commit()
+        number = ticket.number
+    async with session_factory() as db:
+        row = await db.scalar(select(Ticket).where(Ticket.number == number))
+        assert row.status == "new"
+        assert (await db.scalars(select(Dispatch).where(Dispatch.ticket_id == row.id))).all() == []
