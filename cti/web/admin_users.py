@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import or_, select
 
-from cti import accounts
+from cti import accounts, password_links
 from cti.store.counties import County
 from cti.store.users import Role, User
 from cti.web.deps import AdminUser, AgentPhones, DbSession, client_ip
@@ -32,6 +32,7 @@ FORM_REFUSED = {
 
 
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+LINK_HOURS = int(password_links.LIFETIME.total_seconds() // 3600)
 Field = Annotated[str, Form(max_length=200)]
 
 
@@ -63,6 +64,7 @@ def _page(
             "user": ctx.user,
             "csrf_token": ctx.csrf_token,
             "roles": [r.value for r in Role],
+            "link_hours": LINK_HOURS,
             **context,
         },
         status_code=status_code,
@@ -128,6 +130,7 @@ async def add_user(
     display_name: Field = "",
     county: Field = "",
     interface: Field = "",
+    credential: Field = "password",
 ) -> Response:
     form = {
         "username": username,
@@ -135,7 +138,9 @@ async def add_user(
         "display_name": display_name,
         "county": county,
         "interface": interface,
+        "credential": credential,
     }
+    # With a link the user chooses their password; the generated one is never shown.
     password = accounts.generate_password()
     try:
         created = await accounts.create_user(
@@ -149,6 +154,9 @@ async def add_user(
             actor=ctx.user,
             phones=phones,
         )
+        link = None
+        if credential == "link":
+            link = _link_url(request, await password_links.issue(db, created, ctx.user))
     except accounts.AccountError as exc:
         await _undo(db, ctx)
         return _page(
@@ -173,9 +181,17 @@ async def add_user(
         phones=sorted(phones),
         form={},
         errors=None,
-        created={"username": created.username, "password": password},
+        created={
+            "username": created.username,
+            "password": None if link else password,
+            "link": link,
+        },
         **await _list_context(db, None, None, None),
     )
+
+
+def _link_url(request: Request, secret: str) -> str:
+    return str(request.url_for("set_password_page", secret=secret))
 
 
 async def _edit(
@@ -189,6 +205,7 @@ async def _edit(
     error: str | None = None,
     message: str | None = None,
     password: str | None = None,
+    link: str | None = None,
 ) -> Response:
     county = None
     if target.county_id is not None:
@@ -205,6 +222,7 @@ async def _edit(
         error=error,
         message=message,
         new_password=password,
+        password_link=link,
     )
 
 
@@ -329,4 +347,32 @@ async def reset_password(
     await db.commit()
     return await _edit(
         request, ctx, db, phones, target, message="New password set.", password=password
+    )
+
+
+@router.post(
+    "/{user_id}/password-link",
+    response_class=HTMLResponse,
+    summary="A one-time set-password link for a user, shown once (form)",
+    responses={422: FORM_REFUSED[422], **documented(NotFound)},
+)
+async def password_link(
+    user_id: UserId, request: Request, ctx: AdminUser, db: DbSession, phones: AgentPhones
+) -> Response:
+    target = await _target(db, user_id)
+    try:
+        secret = await password_links.issue(db, target, ctx.user)
+    except accounts.AccountError as exc:
+        await _undo(db, ctx)
+        target = await _target(db, user_id)
+        return await _edit(request, ctx, db, phones, target, status_code=422, error=str(exc))
+    await db.commit()
+    return await _edit(
+        request,
+        ctx,
+        db,
+        phones,
+        target,
+        message=f"Set-password link made: it works once, for {LINK_HOURS} hours.",
+        link=_link_url(request, secret),
     )
