@@ -216,6 +216,11 @@ def page_query(
         d = Dispatch
         stmt = stmt.join(d, and_(d.ticket_id == Ticket.id, d.company_id == filters.company_id))
         key = (d.ticket_created_at, d.ticket_id)
+        # the same range said on the dispatch's copy, so the walk starts and stops in it
+        if filters.since is not None:
+            stmt = stmt.where(d.ticket_created_at >= filters.since)
+        if filters.until is not None:
+            stmt = stmt.where(d.ticket_created_at < filters.until)
     if after is not None:
         stmt = stmt.where(tuple_(*key) < tuple_(*after))
     return stmt.order_by(key[0].desc(), key[1].desc()).limit(limit + 1)

@@ -53,6 +53,7 @@ def test_every_filter_is_a_bound_parameter():
     # by company: read from that company's dispatches, in their tickets' order
     assert "JOIN dispatches ON dispatches.ticket_id = tickets.id AND dispatches.company_id" in sql
     assert "ORDER BY dispatches.ticket_created_at DESC, dispatches.ticket_id DESC" in sql
+    assert "dispatches.ticket_created_at >= " in sql and "dispatches.ticket_created_at < " in sql
     assert "tickets.category_id = " in sql and "tickets.county_id = " in sql
 
 
