@@ -140,9 +140,14 @@ def build_email(
     message = EmailMessage()
     message["From"] = sender
     name = header_text(display_name if display_name is not None else "")
-    if "\r" in to or "\n" in to:
-        raise ValueError("recipient address contains a line break")
-    message["To"] = Address(display_name=name, addr_spec=to.strip()) if name else to.strip()
+    addr = to.strip()
+    if not addr or "\r" in addr or "\n" in addr:
+        raise ValueError("no recipient address, or one with a line break")
+    try:
+        recipient = Address(display_name=name, addr_spec=addr)
+    except Exception:  # the email package raises several kinds for a malformed address
+        raise ValueError(f"not one email address: {addr[:80]!r}") from None
+    message["To"] = recipient
     message["Subject"] = email_subject(payload)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="hotline.invalid")

@@ -58,9 +58,13 @@ def test_email_has_ticket_deadlines_and_no_injected_headers():
     assert "<script>alert(1)</script>" in body  # plain text, verbatim
 
 
-def test_a_recipient_with_a_line_break_is_refused():
+@pytest.mark.parametrize(
+    "to",
+    ["a@example.com\r\nBcc: b@example.com", "a@b@c", "<x>", "a@example.com, b@example.com", ""],
+)
+def test_a_recipient_that_is_not_one_address_is_refused(to):
     with pytest.raises(ValueError):
-        notify.build_email(_offer(), to="a@example.com\r\nBcc: b@example.com", sender="h@x.org")
+        notify.build_email(_offer(), to=to, sender="h@x.org", display_name="N")
 
 
 def test_withdrawn_and_overdue_mails_say_what_happened():
