@@ -26,6 +26,7 @@ from cti.store.companies import (
     Dispatch,
     DispatchStatus,
     Notification,
+    NotificationStatus,
 )
 from cti.store.counties import County
 from cti.store.tickets import Ticket
@@ -156,18 +157,22 @@ def queue_notifications(
 ) -> list[Notification]:
     """Outbox rows for the company: an email when it has an address, a webhook post when
     it has a URL (delivered by :mod:`cti.dispatch.notifier` after the commit)."""
-    rows = []
-    if company.email:
-        rows.append(Notification(channel="email", event=event))
-    if company.webhook_url:
-        rows.append(Notification(channel="webhook", event=event))
-    for row in rows:
-        row.company_id = company.id
-        row.dispatch_id = dispatch_id
-        row.payload = payload
-        row.status = "pending"
-        row.attempts = 0
-        db.add(row)
+    channels = [
+        c for c, wanted in (("email", company.email), ("webhook", company.webhook_url)) if wanted
+    ]
+    rows = [
+        Notification(
+            company_id=company.id,
+            dispatch_id=dispatch_id,
+            channel=channel,
+            event=event,
+            payload=payload,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+        )
+        for channel in channels
+    ]
+    db.add_all(rows)
     return rows
 
 
