@@ -56,6 +56,7 @@ SEARCH_INDEXES = {
         "ix_tickets_category_created",
         "ix_tickets_subcategory_created",
         "ix_tickets_status_created",
+        "ix_tickets_status_category_created",
     ],
     "citizens": ["ix_citizens_name_trgm"],
     "citizen_phones": ["ix_citizen_phones_number"],

@@ -103,6 +103,7 @@ class Ticket(Timestamps, Base):
         Index("ix_tickets_category_created", "category_id", "created_at"),
         Index("ix_tickets_subcategory_created", "subcategory_id", "created_at"),
         Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_status_category_created", "status", "category_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

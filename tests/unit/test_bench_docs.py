@@ -78,6 +78,7 @@ def test_what_is_missing_is_an_error_not_an_appended_guess(section, command):
         ("AMI", "bench_ami.py"),
         ("Screen-pop latency", "bench_screenpop.py"),
         ("FastAGI", "bench_agi.py"),
+        ("Ticket search", "bench_ticket_search.py"),
     ],
 )
 def test_performance_md_has_a_block_for_each_benchmark_that_writes_it(section, script):
@@ -101,3 +102,14 @@ def test_the_fastagi_command_in_performance_md_is_the_one_bench_agi_writes():
     other = bench_agi.arguments().parse_args(["--calls", "5", "--sweep", ""])
     assert "--calls 5 " in bench_agi.docs_command(other)
     assert " --sweep '' " in bench_agi.docs_command(other)
+
+
+def test_the_ticket_search_command_in_performance_md_is_the_one_the_bench_writes():
+    from bench import bench_ticket_search
+
+    document = PERFORMANCE.read_text()
+    prefix = "$ .venv/bin/python bench/bench_ticket_search.py "
+    line = next(x for x in document.splitlines() if x.startswith(prefix))
+    args = bench_ticket_search.arguments().parse_args(shlex.split(line.removeprefix(prefix)))
+    assert bench_ticket_search.docs_command(args) == line
+    assert replace_block(document, "Ticket search", line, "y") != document

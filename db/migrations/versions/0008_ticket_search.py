@@ -25,6 +25,8 @@ TICKET_INDEXES = {
     "ix_tickets_category_created": ["category_id", "created_at"],
     "ix_tickets_subcategory_created": ["subcategory_id", "created_at"],
     "ix_tickets_status_created": ["status", "created_at"],
+    # with words of the text: the bitmap of the words AND this one's, few rows left
+    "ix_tickets_status_category_created": ["status", "category_id", "created_at"],
 }
 
 
