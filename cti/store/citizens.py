@@ -12,7 +12,8 @@ from cti.store.base import Base, Timestamps
 class Citizen(Timestamps, Base):
     __tablename__ = "citizens"
     __table_args__ = (
-        # Ticket search by a part of the name (ILIKE '%...%'), migration 0008.
+        # Ticket search by a part of the name (ILIKE '%...%'), migration 0008; only where
+        # the server has pg_trgm (the embedded default has not: the search reads without it).
         Index(
             "ix_citizens_name_trgm",
             "name",

@@ -112,7 +112,7 @@ async def create_ticket(
     if citizen_id is not None and await db.get(Citizen, citizen_id) is None:
         raise TicketError("citizen_id", f"no citizen {citizen_id}")
     try:
-        county_id = await county_id_by_code(db, county_code)
+        county_id = await county_id_by_code(db, county_code, for_new=True)
     except UnknownCounty as e:
         raise TicketError("county", str(e)) from None
     call_id = await call_id_for(db, *call) if call else None

@@ -263,3 +263,25 @@ async def test_timeline_has_the_call_and_its_recording_playable_only_in_scope(
             await db.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket.id))
         ).all()
     assert events == ["create"]
+
+
+async def test_a_retired_county_takes_no_new_ticket(client, make_user, session_factory):
+    import secrets
+
+    from cti.store.base import utcnow
+    from cti.store.counties import County
+
+    code = f"old{secrets.token_hex(3)}"
+    async with session_factory() as db:
+        db.add(County(code=code, name="Old County", queue_name=f"county-{code}"))
+        await db.commit()
+    headers = await _as(client, make_user, Role.AGENT)
+    await _new(client, headers, county=code)  # live: taken
+    async with session_factory() as db:
+        county = await db.scalar(select(County).where(County.code == code))
+        county.retired_at = utcnow()
+        await db.commit()
+    body = {"category": "family.nanny", "description": "Needs a nanny", "county": code}
+    response = await client.post("/api/tickets", json=body, headers=headers)
+    assert response.status_code == 422 and "county" in response.json()["fields"]
+    assert "retired" in response.json()["fields"]["county"]
