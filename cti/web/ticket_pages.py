@@ -246,5 +246,7 @@ async def ticket_page(
             "csrf_token": ctx.csrf_token,
             "t": shown,
             "may_write": Role(ctx.user.role) in access.WRITERS,
+            # Click-to-call rings the viewer's own phone: agents only, on a done ticket.
+            "may_call": Role(ctx.user.role) is Role.AGENT and shown.status == "done",
         },
     )

@@ -1,8 +1,9 @@
 """The whole service loop in a real browser, each role in its own browser: a call pops on
 the agent's console and becomes a ticket; the agent dispatches it from the ticket page to
 the company suggested first; the company accepts and finishes it in its portal; the agent
-revisits it with a click-to-call (a small AMI server replays the real Originate exchange),
-the revisit call's recording lands on the ticket, and the company's rating moves.
+revisits it with a click-to-call from the ticket page (a small AMI server replays the real
+Originate exchange), the revisit call's recording lands on the ticket, and the company's
+rating moves.
 
 What Asterisk would do between the Originate and the revisit form is done here the way the
 product's own parts leave it: the FastAGI writer's call row for the revisit leg (its
@@ -140,12 +141,16 @@ async def test_a_call_becomes_a_ticket_dispatched_done_revisited_and_rated(
         assert await portal.get_by_test_id("job-status").text_content() == "done"
         await portal.context.close()
 
-        # 4. The agent revisits it: click-to-call rings the agent's phone, then the citizen.
+        # 4. The agent revisits it from the ticket page: click-to-call rings the agent's
+        # phone, then the citizen; the call's state and the form are on the revisits page.
         ami.canned["Originate"] = answers("queued", "answered")
-        await page.goto("/revisits")
+        await page.reload()
+        assert await page.get_by_test_id("status").text_content() == "done"
+        await page.get_by_role("button", name="Call the citizen for the revisit").click()
+        await page.wait_for_url(f"**/revisits#revisit-{ticket_number}")
         item = page.locator(f'li.revisit[data-ticket="{ticket_number}"]')
-        await item.get_by_role("button", name="Call Zhou Lan").click()
         await page.locator('[data-testid=call-state][data-status="connected"]').wait_for()
+        assert ami.actions().count("Originate") == 1
         async with session_factory() as db:
             call = await db.scalar(
                 select(OutboundCall).where(OutboundCall.agent_id == agent_row.id)

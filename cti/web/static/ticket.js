@@ -40,4 +40,22 @@
   wire(root.querySelector(".action-form"), (form, button) =>
     post("transitions", { action: button ? button.value : "", note: form.note.value }));
   wire(root.querySelector(".note-form"), (form) => post("notes", { note: form.note.value }));
+
+  // Click-to-call: once the Originate is on its way, the call's state and the revisit form
+  // are on the revisits page.
+  const call = root.querySelector(".revisit-call-form");
+  if (call) {
+    call.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = call.querySelector("button");
+      button.disabled = true;
+      try {
+        await post("revisit-call", {});
+        location.assign(`/revisits#revisit-${encodeURIComponent(number)}`);
+      } catch (err) {
+        result.textContent = `Not called: ${err.message}`;
+        button.disabled = false;
+      }
+    });
+  }
 })();
