@@ -18,12 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti import accounts
 from cti.app import create_app
 from cti.bus import InMemoryBus
-from cti.seed import seed
+from cti.seed import REFERENCE_DIR, load_counties, load_yaml, seed
 from cti.settings import Settings
 from cti.store.companies import Company, CompanyStatus
 from cti.store.db import make_engine, make_session_factory
@@ -133,6 +134,35 @@ PASSWORD = "correct horse battery"
 async def seeded(session_factory) -> None:
     async with session_factory() as db:
         await seed(db)
+        await db.commit()
+
+
+def _reference_codes() -> tuple[list[str], list[str]]:
+    """The counties and catalogue codes the seed makes (db/reference)."""
+    catalog = load_yaml(REFERENCE_DIR / "service_catalog.yaml")
+    categories = [g["code"] for g in catalog] + [i["code"] for g in catalog for i in g["items"]]
+    return [c["code"] for c in load_counties()], categories
+
+
+@pytest.fixture(autouse=True)
+async def _only_the_reference_counties_and_catalogue_stay(request) -> AsyncIterator[None]:
+    """The run shares one database, and the routing, seed and catalogue tests read the set
+    of counties and categories as the seed made it: a test that adds a county or a category
+    (dispatch, companies, the admin pages) has it removed when it ends. What pointed at it
+    follows its foreign keys (set null or cascade)."""
+    yield
+    if "session_factory" not in request.fixturenames:
+        return
+    factory = request.getfixturevalue("session_factory")
+    counties, categories = _reference_codes()
+    async with factory() as db:
+        await db.execute(
+            text("DELETE FROM counties WHERE NOT (code = ANY(:codes))"), {"codes": counties}
+        )
+        await db.execute(
+            text("DELETE FROM service_categories WHERE NOT (code = ANY(:codes))"),
+            {"codes": categories},
+        )
         await db.commit()
 
 

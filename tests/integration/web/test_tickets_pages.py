@@ -6,6 +6,7 @@ SQL and NUL in the search fields, a forged "Older" cursor, a bad date and status
 """
 
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -39,7 +40,8 @@ async def test_mine_county_and_search_lists(client, make_user):
     headers = await _agent(client, make_user)
     mine = await _new(client, headers, description="tap dripping in the kitchen")
     other = await _agent(client, make_user)
-    theirs = await _new(client, other, description="a nanny for twins")
+    word = f"twins{secrets.token_hex(3)}"  # the run shares one database: a word of our own
+    theirs = await _new(client, other, description=f"a nanny for {word}")
 
     page = await client.get("/tickets?tab=county", headers=HTML)
     assert page.status_code == 200
@@ -47,7 +49,7 @@ async def test_mine_county_and_search_lists(client, make_user):
     assert theirs in shown and mine in shown and shown.index(theirs) < shown.index(mine)
     mine_page = await client.get("/tickets", headers=HTML)  # default tab: mine
     assert _numbers(mine_page.text) == [theirs]
-    found = await client.get("/tickets", params={"q": "twins"}, headers=HTML)
+    found = await client.get("/tickets", params={"q": word}, headers=HTML)
     assert _numbers(found.text) == [theirs]
     assert _numbers((await client.get("/tickets", params={"number": mine.lower()})).text) == [mine]
 

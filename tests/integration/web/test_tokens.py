@@ -82,7 +82,12 @@ async def test_issue_use_and_revoke(client, admin, machine, make_user, session_f
 
     async with session_factory() as db:
         actions = (
-            await db.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "api_token"))
+            await db.scalars(
+                select(AuditEntry.action).where(
+                    AuditEntry.object_type == "api_token",
+                    AuditEntry.object_id == str(token["id"]),  # other tests issue tokens too
+                )
+            )
         ).all()
     assert sorted(actions) == ["token.issue", "token.revoke", "token.revoke"]
 

@@ -86,9 +86,10 @@ def test_the_action_matches_the_captured_originate_field_by_field():
     assert set(ours) == set(real) | {"ChannelId"}
 
 
-def test_the_action_on_the_wire_parses_back_to_itself():
+async def test_the_action_on_the_wire_parses_back_to_itself():
     """panoramisk's serialisation (the one the live connection uses) keeps every header,
-    the repeated Variable included."""
+    the repeated Variable included. (Async: panoramisk's Action makes a Future, which needs
+    a running loop once another test has closed the default one.)"""
     ours = _build()
     wire = str(Action(dict(ours))).encode()
     assert wire.endswith(b"\r\n\r\n")
