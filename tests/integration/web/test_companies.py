@@ -286,10 +286,12 @@ async def test_a_new_webhook_gets_a_new_secret_and_none_removes_it(admin, sessio
         assert company.webhook_url is None and company.webhook_secret is None
         details = (
             await db.scalars(
-                select(AuditEntry.detail).where(
+                select(AuditEntry.detail)
+                .where(
                     AuditEntry.action == "company.webhook",
                     AuditEntry.object_id == str(created["id"]),
                 )
+                .order_by(AuditEntry.id)
             )
         ).all()
     assert details == [{"url": "https://b.example.org/hook"}, {"url": None}]
