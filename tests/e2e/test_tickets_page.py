@@ -152,3 +152,49 @@ async def test_a_pop_becomes_a_ticket_with_the_new_fields_and_links_to_it(
         )
         assert kinds == ["call", "event"]  # the call it was taken on, then its creation
         await page.context.close()
+
+
+async def test_a_complaint_about_a_closed_ticket_opens_a_linked_ticket(
+    browser, app, client, make_user
+):
+    """From the keyboard: the complaint form of a closed ticket opens a new ticket that names
+    it, with the same service, county and citizen; the complaint text is kept as typed."""
+    agent = await make_user(Role.AGENT, county="north")
+    await login(client, agent)
+    headers = {"X-CSRF-Token": await csrf_of(client)}
+    created = await client.post(
+        "/api/tickets",
+        json={
+            "category": "maintenance",
+            "subcategory": "maintenance.water",
+            "description": "Leaking tap",
+            "county": "north",
+        },
+        headers=headers,
+    )
+    number = created.json()["number"]
+    for action in ("answer", "close"):
+        moved = await client.post(
+            f"/api/tickets/{number}/transitions", json={"action": action}, headers=headers
+        )
+        assert moved.status_code == 201, moved.text
+    async with live_server(app) as base:
+        page = await browser_login(browser, base, agent, PASSWORD)
+        await page.goto(f"/tickets/{number}")
+        summary = page.get_by_text("Open a complaint ticket about it")
+        await summary.focus()
+        await page.keyboard.press("Enter")  # opens the <details>
+        await page.get_by_label("What the citizen complains about").focus()
+        await page.keyboard.type("Still leaking <again>")
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(lambda url: "/tickets/T" in url and number not in url)
+        complaint = page.url.rsplit("/", 1)[1]
+        details = await page.get_by_test_id("details").text_content()
+        assert "Complaint about" in details and number in details
+        assert "maintenance / maintenance.water" in details and "north" in details
+        assert await page.get_by_test_id("description").text_content() == "Still leaking <again>"
+        await page.get_by_role("link", name=number).click()
+        await page.wait_for_url(f"**/tickets/{number}")
+        assert complaint in await page.get_by_test_id("details").text_content()
+        await page.context.close()

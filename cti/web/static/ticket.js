@@ -41,6 +41,37 @@
     post("transitions", { action: button ? button.value : "", note: form.note.value }));
   wire(root.querySelector(".note-form"), (form) => post("notes", { note: form.note.value }));
 
+  // A complaint about this ticket is a ticket of its own that names it (the Complain
+  // button instead reopens this one); the page then opens the new ticket.
+  const complaint = root.querySelector(".complaint-form");
+  if (complaint) {
+    complaint.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = complaint.querySelector("button");
+      button.disabled = true;
+      const d = complaint.dataset;
+      const body = { category: d.category, description: complaint.description.value,
+        complaint_of: number, channel: "phone" };
+      if (d.subcategory) body.subcategory = d.subcategory;
+      if (d.county) body.county = d.county;
+      if (d.citizen) body.citizen_id = Number(d.citizen);
+      try {
+        const r = await fetch("/api/tickets", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+          body: JSON.stringify(body),
+        });
+        const data = await r.json().catch(() => ({}));
+        if (!r.ok) throw new Error(data.detail || `error ${r.status}`);
+        location.assign(`/tickets/${encodeURIComponent(data.number)}`);
+      } catch (err) {
+        result.textContent = `Not opened: ${err.message}`;
+        button.disabled = false;
+      }
+    });
+  }
+
   // Click-to-call: once the Originate is on its way, the call's state and the revisit form
   // are on the revisits page.
   const call = root.querySelector(".revisit-call-form");
