@@ -64,6 +64,7 @@ SEARCH_INDEXES = {
         "ix_dispatches_ticket",
         "ix_dispatches_company_status",
         "ix_dispatches_company_ticket_created",
+        "ix_dispatches_company_ticket_status_created",
     ],
 }
 AGENTS = 200

@@ -172,6 +172,14 @@ class Dispatch(Base):
         Index(
             "ix_dispatches_company_ticket_created", "company_id", "ticket_created_at", "ticket_id"
         ),
+        # ... and with the ticket's status too (migration 0010).
+        Index(
+            "ix_dispatches_company_ticket_status_created",
+            "company_id",
+            "ticket_status",
+            "ticket_created_at",
+            "ticket_id",
+        ),
         # A ticket is with at most one company at a time.
         Index(
             "uq_dispatches_active_ticket",
@@ -205,6 +213,9 @@ class Dispatch(Base):
     #: The ticket's ``created_at``, copied by a trigger on insert (migration 0008): ticket
     #: search by company walks a company's dispatches in their tickets' order.
     ticket_created_at: Mapped[datetime | None]
+    #: The ticket's status, kept by triggers on both tables (migration 0010): a company's
+    #: tickets of one status without reading each ticket to filter it.
+    ticket_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class NotificationStatus(StrEnum):

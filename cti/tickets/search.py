@@ -216,6 +216,8 @@ def page_query(
         d = Dispatch
         stmt = stmt.join(d, and_(d.ticket_id == Ticket.id, d.company_id == filters.company_id))
         key = (d.ticket_created_at, d.ticket_id)
+        if filters.status:  # the dispatch's copy: the walk reads that status's range only
+            stmt = stmt.where(d.ticket_status == filters.status)
         # the same range said on the dispatch's copy, so the walk starts and stops in it
         if filters.since is not None:
             stmt = stmt.where(d.ticket_created_at >= filters.since)

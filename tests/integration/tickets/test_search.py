@@ -106,6 +106,16 @@ async def test_each_filter_against_real_rows(session_factory, seeded):
             await db.scalars(search.page_query(search.Filters(company_id=company.id), ALL))
         ).all()
         assert [t.number for t in search.distinct_rows(page)] == [numbers[1]]  # as shown
+        # company + status reads the dispatch's copy of the status, which follows the ticket
+        status_now = rows[1].status
+        assert await find(company_id=company.id, status=status_now) == [numbers[1]] * 2
+        assert await find(company_id=company.id, status="cancelled") == []
+        rows[1].status = "cancelled"
+        await db.commit()
+        assert await find(company_id=company.id, status="cancelled") == [numbers[1]] * 2
+        assert await find(company_id=company.id, status=status_now) == []
+        rows[1].status = status_now
+        await db.commit()
         assert await find(text="water leaks") == [numbers[1]]
         assert await find(text='"hot water"') == [numbers[1]]
         assert await find(text="gas") == [numbers[2]]  # a note, not the description
