@@ -18,6 +18,7 @@ from cti.counties.validate import FormErrors, check_category_name
 from cti.store.catalog import ServiceCategory
 from cti.web.deps import AdminUser, DbSession, client_ip
 from cti.web.errors import NotFound, documented
+from cti.web.forms import undo_refused
 
 router = APIRouter(prefix="/admin/catalogue", tags=["pages"])
 
@@ -34,13 +35,6 @@ Field = Annotated[str, Form(max_length=200)]
 
 def _who(request: Request, ctx: Any) -> service.Who:
     return service.Who(ctx.user, client_ip(request))
-
-
-async def _undo(db: DbSession, ctx: Any) -> None:
-    await db.rollback()
-    for row in (ctx.user, ctx.session, ctx.token):
-        if row is not None:
-            await db.refresh(row)
 
 
 async def _page(
@@ -105,7 +99,7 @@ async def add_entry(
                 raise FormErrors({"parent": f"no catalogue category {parent[:64]!r}"})
         entry = await service.add_category(db, code, name, above, _who(request, ctx))
     except FormErrors as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         return await _page(request, ctx, db, status_code=422, errors=exc.fields, form=form)
     await db.commit()
     return RedirectResponse(f"/admin/catalogue#entry-{entry.id}", status_code=303)
@@ -125,7 +119,7 @@ async def rename_entry(
     try:
         await service.rename_category(db, entry, check_category_name(name), _who(request, ctx))
     except FormErrors as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         return await _page(
             request, ctx, db, status_code=422, errors=exc.fields, renaming=(entry_id, name)
         )

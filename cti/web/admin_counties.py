@@ -33,6 +33,7 @@ from cti.counties.validate import (
 from cti.store.counties import CODE_PATTERN, County
 from cti.web.deps import AdminUser, AppSettings, DbSession, client_ip
 from cti.web.errors import NotFound, documented
+from cti.web.forms import undo_refused
 
 router = APIRouter(prefix="/admin/counties", tags=["pages"])
 
@@ -75,14 +76,6 @@ def _page(
 
 def _who(request: Request, ctx: Any) -> service.Who:
     return service.Who(ctx.user, client_ip(request))
-
-
-async def _undo(db: DbSession, ctx: Any) -> None:
-    """Roll the refused change back; reload the logged-in admin the page shows."""
-    await db.rollback()
-    for row in (ctx.user, ctx.session, ctx.token):
-        if row is not None:
-            await db.refresh(row)
 
 
 def _values(county: County, offered: set[str]) -> dict[str, Any]:
@@ -206,7 +199,7 @@ async def add_county(
             raise FormErrors(errors)
         await service.create_county(db, NewCounty(code, queue, checked), _who(request, ctx))
     except FormErrors as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         return await _list(request, ctx, db, form=form, errors=exc.fields, status_code=422)
     await db.commit()
     return RedirectResponse(f"/admin/counties/{code}?saved=created", status_code=303)
@@ -318,7 +311,7 @@ async def save_county(
         )
         await service.update_county(db, county, checked, _who(request, ctx))
     except FormErrors as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         county = await _county(db, code)
         return await _edit(request, ctx, db, county, form=form, errors=exc.fields, status_code=422)
     await db.commit()
@@ -343,7 +336,7 @@ async def set_retired(
     try:
         await service.set_retired(db, county, retired, _who(request, ctx))
     except FormErrors as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         county = await _county(db, code)
         return await _edit(request, ctx, db, county, errors=exc.fields, status_code=422)
     await db.commit()
@@ -363,7 +356,7 @@ async def delete_county(code: Code, request: Request, ctx: AdminUser, db: DbSess
     try:
         await service.delete_county(db, county, _who(request, ctx))
     except FormErrors as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         county = await _county(db, code)
         return await _edit(request, ctx, db, county, errors=exc.fields, status_code=422)
     await db.commit()

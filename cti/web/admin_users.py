@@ -19,6 +19,7 @@ from cti.store.counties import County
 from cti.store.users import Role, User
 from cti.web.deps import AdminUser, AgentPhones, DbSession, client_ip
 from cti.web.errors import NotFound, documented
+from cti.web.forms import undo_refused
 
 router = APIRouter(prefix="/admin/users", tags=["pages"])
 
@@ -34,14 +35,6 @@ FORM_REFUSED = {
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 LINK_HOURS = int(password_links.LIFETIME.total_seconds() // 3600)
 Field = Annotated[str, Form(max_length=200)]
-
-
-async def _undo(db: DbSession, ctx: Any) -> None:
-    """Roll the refused change back; reload the logged-in admin the page shows."""
-    await db.rollback()
-    for row in (ctx.user, ctx.session, ctx.token):
-        if row is not None:
-            await db.refresh(row)
 
 
 async def _counties(db: DbSession, keep: str | None = None) -> list[tuple[str, str]]:
@@ -158,7 +151,7 @@ async def add_user(
         if credential == "link":
             link = _link_url(request, await password_links.issue(db, created, ctx.user))
     except accounts.AccountError as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         return _page(
             request,
             ctx,
@@ -271,7 +264,7 @@ async def _change(
             db, target, changes, ctx.user, phones=phones, ip=client_ip(request)
         )
     except accounts.AccountError as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         target = await _target(db, user_id)
         return await _edit(
             request,
@@ -363,7 +356,7 @@ async def password_link(
     try:
         secret = await password_links.issue(db, target, ctx.user)
     except accounts.AccountError as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         target = await _target(db, user_id)
         return await _edit(request, ctx, db, phones, target, status_code=422, error=str(exc))
     await db.commit()

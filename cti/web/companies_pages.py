@@ -24,6 +24,7 @@ from cti.store.companies import Company, CompanyStatus
 from cti.store.counties import County
 from cti.web.deps import AdminUser, AppSettings, DbSession, client_ip
 from cti.web.errors import NotFound, documented
+from cti.web.forms import undo_refused
 
 router = APIRouter(prefix="/admin/companies", tags=["pages"])
 
@@ -159,14 +160,6 @@ def _page(
     )
 
 
-async def _undo(db: DbSession, ctx: Any) -> None:
-    """Roll the refused change back; reload the logged-in admin the page shows."""
-    await db.rollback()
-    for row in (ctx.user, ctx.session, ctx.token):
-        if row is not None:
-            await db.refresh(row)
-
-
 @router.get("", response_class=HTMLResponse, summary="Companies: list and filter (page)")
 async def companies_page(
     request: Request,
@@ -242,7 +235,7 @@ async def add_company(
             db, data, plan=settings.number_plan, actor=ctx.user, ip=client_ip(request)
         )
     except CompanyError as exc:
-        await _undo(db, ctx)
+        await undo_refused(db, ctx)
         conflict = isinstance(exc, applications.LicenceTaken)
         return await _new_page(
             request, ctx, db, data, status_code=409 if conflict else 422, error=str(exc)
@@ -330,7 +323,7 @@ async def _target(db: DbSession, company_id: int) -> Company:
 async def _refused(
     request: Request, ctx: Any, db: DbSession, company_id: int, exc: Exception, status_code: int
 ) -> Response:
-    await _undo(db, ctx)
+    await undo_refused(db, ctx)
     return await _company(request, ctx, db, company_id, status_code=status_code, error=str(exc))
 
 
