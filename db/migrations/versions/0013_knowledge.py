@@ -1,0 +1,24 @@
+"""Knowledge base: articles, versions, search (issue 15, knowledge).
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 06:00:00
+
+Reserved in the chain so that parallel work can each fill one migration; a revision left
+empty changes nothing.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""Screen-pops that survive restarts and reloads (issue 16).
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07 06:00:00
+
+Reserved in the chain so that parallel work can each fill one migration; a revision left
+empty changes nothing.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
