@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.companies import rules
@@ -118,8 +119,14 @@ async def apply(
         webhook_secret=rules.new_webhook_secret() if app.webhook_url else None,
         status=CompanyStatus.APPLIED.value,
     )
-    db.add(company)
-    await db.flush()
+    try:
+        # A savepoint: another application with this licence may have committed since the
+        # check above; the unique constraint decides, and the session stays usable.
+        async with db.begin_nested():
+            db.add(company)
+            await db.flush()
+    except IntegrityError:
+        raise LicenceTaken("licence_number", "another company has this licence number") from None
     db.add_all(CompanyCategory(company_id=company.id, category_id=i) for i in categories.values())
     db.add_all(CompanyCounty(company_id=company.id, county_id=i) for i in counties.values())
     db.add_all(

@@ -15,6 +15,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
+from cti.companies import applications
 from cti.store.audit import AuditEntry
 from cti.store.base import utcnow
 from cti.store.companies import Company
@@ -67,6 +68,23 @@ async def test_an_application_is_stored_verbatim_and_waits_for_review(admin, ses
         ).one()
         assert entry.detail["licence_number"] == data["licence_number"]
         assert secret not in str(entry.detail)
+
+
+async def test_two_applications_with_one_licence_at_once_give_one_company(admin, monkeypatch):
+    """The race the check cannot see: the other application commits between the check and
+    the insert (the check is made to miss it); the unique constraint refuses the second
+    with the same 409 as the check would, not a 500."""
+    first = await apply(admin)
+    licence = first.json()["licence_number"]
+
+    async def unseen(db, number):
+        return False
+
+    monkeypatch.setattr(applications, "licence_taken", unseen)
+    taken = await apply(admin, licence_number=licence)
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["fields"] == {"licence_number": "another company has this licence number"}
+    assert (await apply(admin)).status_code == 201  # the session and the API carry on
 
 
 async def test_a_licence_number_belongs_to_one_company(admin):
