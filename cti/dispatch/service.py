@@ -299,6 +299,15 @@ async def withdraw(db: AsyncSession, dispatch_id: int, actor: User, reason: str)
             f"this dispatch is {dispatch.status.replace('_', ' ')}: only an open one can "
             "be withdrawn",
         )
+    await _take_back(db, dispatch, ticket, actor, reason)
+    return dispatch
+
+
+async def _take_back(
+    db: AsyncSession, dispatch: Dispatch, ticket: Ticket, actor: User, reason: str
+) -> None:
+    """Withdraw an open, locked ``dispatch``: the ticket's move with its event, the audit
+    entry, the company told."""
     await transition(db, ticket, lifecycle.Action.WITHDRAW, actor, reason)
     dispatch.status = DispatchStatus.WITHDRAWN.value
     dispatch.withdrawn_at = datetime.now(UTC)
@@ -326,7 +335,28 @@ async def withdraw(db: AsyncSession, dispatch_id: int, actor: User, reason: str)
         ),
     )
     await db.flush()
-    return dispatch
+
+
+async def take_back_all(
+    db: AsyncSession, company_id: int, actor: User, reason: str
+) -> list[Dispatch]:
+    """Withdraw every open dispatch of the company (offered, accepted or in service), each
+    with its event, audit entry and notice to the company, oldest first, and return them.
+    For a suspension: the company may no longer answer its jobs, so they would wait for
+    nothing; the tickets go back to be dispatched to someone else. Caller commits."""
+    dispatches = (
+        await db.scalars(
+            select(Dispatch)
+            .where(Dispatch.company_id == company_id, Dispatch.status.in_(_ACTIVE))
+            .order_by(Dispatch.id)
+            .with_for_update()
+        )
+    ).all()
+    for dispatch in dispatches:
+        ticket = await db.get(Ticket, dispatch.ticket_id)
+        assert ticket is not None
+        await _take_back(db, dispatch, ticket, actor, reason)
+    return list(dispatches)
 
 
 async def flag_overdue(db: AsyncSession, now: datetime) -> list[Dispatch]:

@@ -15,6 +15,7 @@ from cti import accounts
 from cti.companies import applications, logins, profile, review, rules, staff, webhooks
 from cti.companies.profile import CompanyDetail, CompanyOut
 from cti.companies.rules import CompanyError
+from cti.dispatch import suspension
 from cti.store.companies import Company, CompanyStatus
 from cti.store.counties import CODE_PATTERN as COUNTY_PATTERN
 from cti.store.users import USERNAME_PATTERN
@@ -189,7 +190,9 @@ async def review_company(
 ) -> CompanyDetail:
     company = await company_or_404(db, company_id)
     try:
-        await review.review(db, company, body.action, body.reason, ctx.user, ip=client_ip(request))
+        await suspension.review(
+            db, company, body.action, body.reason, ctx.user, ip=client_ip(request)
+        )
     except review.ReviewRefused as exc:
         raise Conflict(str(exc)) from None
     except CompanyError as exc:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from cti import accounts
 from cti.companies import applications, logins, profile, review, rules, staff, webhooks
 from cti.companies.rules import CompanyError
+from cti.dispatch import suspension
 from cti.store.catalog import ServiceCategory
 from cti.store.companies import Company, CompanyStatus
 from cti.store.counties import County
@@ -309,8 +310,12 @@ async def company_page(
     ctx: AdminUser,
     db: DbSession,
     saved: Annotated[str | None, Query(max_length=16)] = None,
+    withdrawn: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    return await _company(request, ctx, db, company_id, message=MESSAGES.get(saved or ""))
+    message = MESSAGES.get(saved or "")
+    if message and withdrawn:
+        message += f" {withdrawn} open job{'s' if withdrawn != 1 else ''} taken back for dispatch."
+    return await _company(request, ctx, db, company_id, message=message)
 
 
 async def _target(db: DbSession, company_id: int) -> Company:
@@ -344,13 +349,16 @@ async def review_company(
 ) -> Response:
     company = await _target(db, company_id)
     try:
-        await review.review(db, company, action, reason, ctx.user, ip=client_ip(request))
+        done = await suspension.review(db, company, action, reason, ctx.user, ip=client_ip(request))
     except review.ReviewRefused as exc:
         return await _refused(request, ctx, db, company_id, exc, status_code=409)
     except CompanyError as exc:
         return await _refused(request, ctx, db, company_id, exc, status_code=422)
     await db.commit()
-    return RedirectResponse(f"/admin/companies/{company_id}?saved={action}", status_code=303)
+    taken_back = f"&withdrawn={len(done.withdrawn)}" if done.withdrawn else ""
+    return RedirectResponse(
+        f"/admin/companies/{company_id}?saved={action}{taken_back}", status_code=303
+    )
 
 
 @router.post(
