@@ -1,0 +1,196 @@
+"""Finding articles: full-text search ranked by relevance, titles close to what was typed
+(typos), and browsing by category and county.
+
+Ranking (``ts_rank`` over the stored ``search`` vector, normalised by length): a word in
+the title weighs 1.0, in the body 0.4 (weights A and B), and a shorter article that is
+about the words ranks above a long one that mentions them in passing; ties go by title.
+When the words find fewer articles than asked for, titles similar to the text fill the
+rest, after them: with pg_trgm, ``word_similarity`` (a typo like "plumbng" finds
+"Plumbing"); without it (the embedded default server has no pg_trgm), titles containing
+the text as a substring, and typos find nothing. :func:`has_trigram` says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Text, cast, func, literal, literal_column, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cti.knowledge.query import Query, to_tsquery
+from cti.store.catalog import ServiceCategory
+from cti.store.counties import County
+from cti.store.knowledge import Article
+
+SIMPLE = literal_column("'simple'::regconfig")
+#: ts_rank's weights for D, C, B (body), A (title).
+WEIGHTS = literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
+#: ts_rank normalisation 1: divide by 1 + log(length of the document).
+NORMALISE = 1
+#: How alike a title must be to the text to be offered as "similar" (0-1). pg_trgm's own
+#: default (0.6) misses one-letter typos in short words.
+SIMILARITY = 0.45
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """``category_ids``: the article's category is one of these (empty: any). ``county_id``:
+    articles of that county and those for every county; ``every_county_only``: only the
+    latter."""
+
+    category_ids: tuple[int, ...] = ()
+    county_id: int | None = None
+    every_county_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    article: Article
+    score: float
+    #: "words": the words are in it; "similar": its title is like the text.
+    how: str = "words"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    hits: list[Hit] = field(default_factory=list)
+    #: Whether similar titles were looked for by trigram (else by substring).
+    trigram: bool = False
+
+
+def conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    a = Article
+    where: list[ColumnElement[bool]] = []
+    if filters.category_ids:
+        where.append(a.category_id.in_(filters.category_ids))
+    if filters.every_county_only:
+        where.append(a.county_id.is_(None))
+    elif filters.county_id is not None:
+        where.append(or_(a.county_id == filters.county_id, a.county_id.is_(None)))
+    return where
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def has_trigram(db: AsyncSession) -> bool:
+    """Whether pg_trgm is installed in this database (migration 0013 installs it where the
+    server offers it)."""
+    return bool(
+        await db.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'"))
+    )
+
+
+async def search(
+    db: AsyncSession,
+    query: Query,
+    filters: Filters = Filters(),
+    *,
+    trigram: bool,
+    limit: int = 20,
+) -> Found:
+    """Articles matching ``query`` within ``filters``, best first (see the module's
+    ranking), at most ``limit``. An empty query finds nothing (use :func:`browse`)."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    if query.empty:
+        return Found([], trigram)
+    tsquery = func.to_tsquery(SIMPLE, cast(literal(to_tsquery(query)), Text))
+    rank = func.ts_rank(WEIGHTS, Article.search, tsquery, NORMALISE)
+    stmt = (
+        select(Article, rank.label("rank"))
+        .where(Article.search.op("@@")(tsquery), *conditions(filters))
+        .order_by(rank.desc(), Article.title, Article.id)
+        .limit(limit)
+    )
+    hits = [Hit(row[0], float(row[1])) for row in await db.execute(stmt)]
+    if len(hits) < limit and not query.excluded:
+        hits += await _similar(db, query, filters, trigram, limit - len(hits), hits)
+    return Found(hits, trigram)
+
+
+async def _similar(
+    db: AsyncSession,
+    query: Query,
+    filters: Filters,
+    trigram: bool,
+    limit: int,
+    found: list[Hit],
+) -> list[Hit]:
+    typed = query.plain
+    seen = [h.article.id for h in found]
+    where = [*conditions(filters)]
+    if seen:
+        where.append(Article.id.not_in(seen))
+    if trigram:
+        # ``<%`` (word_similarity above the threshold) is what the title's trigram index
+        # serves; the threshold is set for this transaction only.
+        await db.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+            {"t": str(SIMILARITY)},
+        )
+        typed_value = cast(literal(typed), Text)
+        similarity = func.word_similarity(typed_value, Article.title)
+        stmt = (
+            select(Article, similarity.label("sim"))
+            .where(typed_value.op("<%")(Article.title), *where)
+            .order_by(similarity.desc(), Article.title, Article.id)
+            .limit(limit)
+        )
+        return [Hit(row[0], float(row[1]), "similar") for row in await db.execute(stmt)]
+    if len(typed) < 3:
+        return []  # two letters are in half the titles: not a useful substring match
+    stmt = (
+        select(Article)
+        .where(Article.title.ilike(f"%{_like_escape(typed)}%", escape="\\"), *where)
+        .order_by(Article.title, Article.id)
+        .limit(limit)
+    )
+    return [Hit(row, 0.0, "similar") for row in await db.scalars(stmt)]
+
+
+async def browse(
+    db: AsyncSession, filters: Filters = Filters(), *, limit: int = 50, offset: int = 0
+) -> list[Article]:
+    """Articles within ``filters`` by title (a page of ``limit`` from ``offset``)."""
+    stmt = (
+        select(Article)
+        .where(*conditions(filters))
+        .order_by(Article.title, Article.id)
+        .limit(max(1, min(limit, MAX_LIMIT)))
+        .offset(max(0, offset))
+    )
+    return list(await db.scalars(stmt))
+
+
+class UnknownFilter(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: The county filter's value for "only the articles for every county".
+EVERY_COUNTY = "all"
+
+
+async def resolve_filters(db: AsyncSession, category: str = "", county: str = "") -> Filters:
+    """Filters from a category or item code (a category takes in its items) and a county
+    code (or :data:`EVERY_COUNTY`); :class:`UnknownFilter` names an unknown one."""
+    category_ids: tuple[int, ...] = ()
+    if category:
+        found = await db.scalar(select(ServiceCategory.id).where(ServiceCategory.code == category))
+        if found is None:
+            raise UnknownFilter("category", f"no catalogue entry {category[:64]!r}")
+        items = await db.scalars(
+            select(ServiceCategory.id).where(ServiceCategory.parent_id == found)
+        )
+        category_ids = (found, *items)
+    if county == EVERY_COUNTY:
+        return Filters(category_ids, None, every_county_only=True)
+    county_id = None
+    if county:
+        county_id = await db.scalar(select(County.id).where(County.code == county))
+        if county_id is None:
+            raise UnknownFilter("county", f"no county {county[:32]!r}")
+    return Filters(category_ids, county_id)
