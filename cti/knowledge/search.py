@@ -5,9 +5,10 @@ Ranking (``ts_rank`` over the stored ``search`` vector, normalised by length): a
 the title weighs 1.0, in the body 0.4 (weights A and B), and a shorter article that is
 about the words ranks above a long one that mentions them in passing; ties go by title.
 When the words find fewer articles than asked for, titles similar to the text fill the
-rest, after them: with pg_trgm, ``word_similarity`` (a typo like "plumbng" finds
-"Plumbing"); without it (the embedded default server has no pg_trgm), titles containing
-the text as a substring, and typos find nothing. :func:`has_trigram` says which.
+rest, after them: with pg_trgm, each word must be like a word of the title
+(``word_similarity``: a typo like "plumbng" finds "Plumbing"); without it (the embedded
+default server has no pg_trgm), titles containing the text as a substring, and typos find
+nothing. :func:`has_trigram` says which.
 """
 
 from __future__ import annotations
@@ -130,11 +131,15 @@ async def _similar(
             text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
             {"t": str(SIMILARITY)},
         )
-        typed_value = cast(literal(typed), Text)
-        similarity = func.word_similarity(typed_value, Article.title)
+        # Every word must be like a word of the title (AND, as the full-text match).
+        typed_words = [cast(literal(w), Text) for w in typed.split()]
+        similarity = sum(
+            (func.word_similarity(w, Article.title) for w in typed_words[1:]),
+            func.word_similarity(typed_words[0], Article.title),
+        ) / len(typed_words)
         stmt = (
             select(Article, similarity.label("sim"))
-            .where(typed_value.op("<%")(Article.title), *where)
+            .where(*(w.op("<%")(Article.title) for w in typed_words), *where)
             .order_by(similarity.desc(), Article.title, Article.id)
             .limit(limit)
         )
