@@ -97,14 +97,16 @@ def parse(text: str) -> Query:
     return Query(tuple(words), tuple(phrases), tuple(excluded), prefix)
 
 
-def to_tsquery(query: Query) -> str:
-    """The text for ``to_tsquery('simple', ...)``; ``""`` for an empty query."""
+def to_tsquery(query: Query, *, loose: bool = False) -> str:
+    """The text for ``to_tsquery('simple', ...)``; ``""`` for an empty query. ``loose``:
+    a phrase's words anywhere (what the index answers without reading the rows)."""
     if query.empty:
         return ""
     parts = []
     for word in query.words:
         parts.append(f"'{word}':*" if word == query.prefix else f"'{word}'")
     for phrase in query.phrases:
-        parts.append("(" + " <-> ".join(f"'{w}'" for w in phrase) + ")")
+        joiner = " & " if loose else " <-> "
+        parts.append("(" + joiner.join(f"'{w}'" for w in phrase) + ")")
     parts.extend(f"!'{w}'" for w in query.excluded)
     return " & ".join(parts)

@@ -1,9 +1,12 @@
 """Finding articles: full-text search ranked by relevance, titles close to what was typed
 (typos), and browsing by category and county.
 
-Ranking (``ts_rank`` over the stored ``search`` vector, normalised by length): a word in
-the title weighs 1.0, in the body 0.4 (weights A and B), and a shorter article that is
-about the words ranks above a long one that mentions them in passing; ties go by title.
+Articles whose title has the words come first, then those that have them in the body
+only; each group is ranked by ``ts_rank`` over the stored ``search`` vector (a word in the
+title weighs 1.0, in the body 0.4, normalised by length: a shorter article about the words
+ranks above a long one that mentions them in passing); ties go by title. At most
+:data:`RANKED` matches per group are ranked, and a "phrase" is looked for in at most
+:data:`EXAMINED` of the articles that hold its words.
 When the words find fewer articles than asked for, titles similar to the text fill the
 rest, after them: with pg_trgm, each word must be like a word of the title
 (``word_similarity``: a typo like "plumbng" finds "Plumbing"); without it (the embedded
@@ -15,7 +18,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Text, cast, func, literal, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.knowledge.query import Query, to_tsquery
@@ -32,6 +48,13 @@ NORMALISE = 1
 #: default (0.6) misses one-letter typos in short words.
 SIMILARITY = 0.45
 MAX_LIMIT = 100
+#: At most this many matches of one step (title, then body) are ranked; the others are
+#: not looked at. Only a query whose words are in more articles than this (a word in
+#: most bodies, alone) is affected: its body matches are ranked among the first RANKED
+#: the index gives, not among all. Measured by bench/bench_knowledge.py.
+RANKED = 1000
+#: A "phrase" is looked for in at most this many of the articles that hold its words.
+EXAMINED = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +121,69 @@ async def search(
     if query.empty:
         return Found([], trigram)
     tsquery = func.to_tsquery(SIMPLE, cast(literal(to_tsquery(query)), Text))
-    rank = func.ts_rank(WEIGHTS, Article.search, tsquery, NORMALISE)
-    stmt = (
-        select(Article, rank.label("rank"))
-        .where(Article.search.op("@@")(tsquery), *conditions(filters))
-        .order_by(rank.desc(), Article.title, Article.id)
-        .limit(limit)
-    )
-    hits = [Hit(row[0], float(row[1])) for row in await db.execute(stmt)]
+    if query.phrases:
+        hits = await _phrase(db, query, tsquery, filters, limit)
+    else:
+        # Title matches first, then body-only ones: each step ranks at most RANKED
+        # candidates, so a word that is in most bodies costs a bounded amount of ranking.
+        in_title = Article.title_search.op("@@", is_comparison=True)(tsquery)
+        hits = await _ranked(db, tsquery, in_title, filters, limit)
+        if len(hits) < limit:
+            body_only = and_(Article.search.op("@@", is_comparison=True)(tsquery), not_(in_title))
+            hits += await _ranked(db, tsquery, body_only, filters, limit - len(hits))
     if len(hits) < limit and not query.excluded:
         hits += await _similar(db, query, filters, trigram, limit - len(hits), hits)
     return Found(hits, trigram)
+
+
+async def _ranked(
+    db: AsyncSession,
+    tsquery: ColumnElement,
+    match: ColumnElement[bool],
+    filters: Filters,
+    limit: int,
+) -> list[Hit]:
+    candidates = (
+        select(Article.id, Article.search)
+        .where(match, *conditions(filters))
+        .limit(RANKED)
+        .subquery()
+    )
+    rank = func.ts_rank(WEIGHTS, candidates.c.search, tsquery, NORMALISE)
+    stmt = (
+        select(Article, rank.label("rank"))
+        .join(candidates, candidates.c.id == Article.id)
+        .order_by(rank.desc(), Article.title, Article.id)
+        .limit(limit)
+    )
+    return [Hit(row[0], float(row[1])) for row in await db.execute(stmt)]
+
+
+async def _phrase(
+    db: AsyncSession, query: Query, tsquery: ColumnElement, filters: Filters, limit: int
+) -> list[Hit]:
+    # The index knows which articles hold the words, not whether they are next to each
+    # other: that is read from each row. Only the first EXAMINED articles with the words
+    # are read (two common words are both in most articles, rarely side by side).
+    loose = func.to_tsquery(SIMPLE, cast(literal(to_tsquery(query, loose=True)), Text))
+    candidates = (
+        select(Article.id, Article.search, Article.title_search)
+        .where(Article.search.op("@@", is_comparison=True)(loose), *conditions(filters))
+        .limit(EXAMINED)
+        .subquery()
+    )
+    rank = func.ts_rank(WEIGHTS, candidates.c.search, tsquery, NORMALISE)
+    title_first = case(
+        (candidates.c.title_search.op("@@", is_comparison=True)(tsquery), 0), else_=1
+    )
+    stmt = (
+        select(Article, rank.label("rank"))
+        .join(candidates, candidates.c.id == Article.id)
+        .where(candidates.c.search.op("@@", is_comparison=True)(tsquery))
+        .order_by(title_first, rank.desc(), Article.title, Article.id)
+        .limit(limit)
+    )
+    return [Hit(row[0], float(row[1])) for row in await db.execute(stmt)]
 
 
 async def _similar(

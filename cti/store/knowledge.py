@@ -37,6 +37,9 @@ SEARCH_DOCUMENT = (
     "setweight(to_tsvector('simple'::regconfig, title), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, body), 'B')"
 )
+#: The title's words alone: search looks at title matches first (few, ranked in full),
+#: then at body matches (a word common in bodies matches most articles).
+TITLE_DOCUMENT = "to_tsvector('simple'::regconfig, title)"
 
 
 class Article(Timestamps, Base):
@@ -45,6 +48,7 @@ class Article(Timestamps, Base):
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint(f"char_length(title) BETWEEN 1 AND {MAX_TITLE}", name="title_length"),
         Index("ix_knowledge_articles_search", "search", postgresql_using="gin"),
+        Index("ix_knowledge_articles_title_search", "title_search", postgresql_using="gin"),
         Index("ix_knowledge_articles_category_title", "category_id", "title"),
         Index("ix_knowledge_articles_county_title", "county_id", "title"),
         # Typos and parts of words in titles; only where the server has pg_trgm (migration
@@ -75,7 +79,13 @@ class Article(Timestamps, Base):
     seed_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    search: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
+    #: Read by the database only (deferred: a loaded article does not carry it).
+    search: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True
+    )
+    title_search: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(TITLE_DOCUMENT, persisted=True), deferred=True
+    )
 
 
 class ArticleVersion(Base):
