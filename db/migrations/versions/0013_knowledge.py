@@ -53,6 +53,12 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
+            "title_search",
+            postgresql.TSVECTOR(),
+            sa.Computed("to_tsvector('simple'::regconfig, title)", persisted=True),
+            nullable=False,
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             server_default=sa.text("now()"),
@@ -99,6 +105,13 @@ def upgrade() -> None:
         "ix_knowledge_articles_search",
         "knowledge_articles",
         ["search"],
+        unique=False,
+        postgresql_using="gin",
+    )
+    op.create_index(
+        "ix_knowledge_articles_title_search",
+        "knowledge_articles",
+        ["title_search"],
         unique=False,
         postgresql_using="gin",
     )
