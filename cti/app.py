@@ -38,6 +38,8 @@ from cti.web import (
     dispatch,
     errors,
     health,
+    knowledge,
+    knowledge_pages,
     login,
     openapi,
     pages,
@@ -250,6 +252,8 @@ def create_app(
         app.include_router(companies_pages.router)
         app.include_router(portal.pages)
         app.include_router(portal.api)
+        app.include_router(knowledge.router)
+        app.include_router(knowledge_pages.router)
         app.include_router(api_docs.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         app.mount(api_docs.ASSETS_PATH, StaticFiles(directory=api_docs.ASSETS_DIR), name="api-docs")

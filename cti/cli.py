@@ -97,6 +97,8 @@ def cmd_db_seed(_: argparse.Namespace) -> int:
 
     result = with_session(settings, work)
     print(f"seeded {result.counties} counties and {result.categories} service categories")
+    if result.articles:
+        print(f"added {result.articles} starter knowledge articles")
     if result.admin_credentials:
         username, password = result.admin_credentials
         print(
@@ -219,7 +221,9 @@ def _register_users(cmd: argparse._SubParsersAction) -> None:
     sub = users.add_subparsers(dest="users_cmd", required=True)
     add = sub.add_parser("add", help="create a user (prints a generated password once)")
     add.add_argument("username")
-    add.add_argument("--role", required=True, choices=["agent", "inspector", "supervisor", "admin"])
+    add.add_argument(
+        "--role", required=True, choices=["agent", "inspector", "supervisor", "admin", "editor"]
+    )
     add.add_argument("--display-name")
     add.add_argument("--county", help="county code the user is scoped to (default: all)")
     add.add_argument("--interface", help="the agent's phone, e.g. PJSIP/1001")

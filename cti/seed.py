@@ -1,4 +1,5 @@
-"""Reference data (counties, service catalogue) and the first admin.
+"""Reference data (counties, service catalogue, starter knowledge articles) and the first
+admin.
 
 Idempotent: rows are upserted by their stable code, so ``cti db seed`` can be re-run after
 editing ``db/reference/*.yaml``; the first admin is created only when no admin exists.
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti import accounts
+from cti.knowledge.starter import seed_articles
 from cti.settings import PROJECT_ROOT
 from cti.store.catalog import ServiceCategory
 from cti.store.counties import County
@@ -31,6 +33,8 @@ class SeedResult:
     categories: int
     #: Set only when this run created the first admin: (username, password), shown once.
     admin_credentials: tuple[str, str] | None
+    #: Starter knowledge articles added by this run (0 on a re-seed).
+    articles: int = 0
 
 
 def load_yaml(path: Path) -> Any:
@@ -116,6 +120,8 @@ async def seed(session: AsyncSession, reference_dir: Path = REFERENCE_DIR) -> Se
     county_rows = load_counties(reference_dir / "counties.yaml")
     counties = await seed_counties(session, county_rows)
     await seed_routing(session, county_rows)
-    categories = await seed_catalog(session, load_yaml(reference_dir / "service_catalog.yaml"))
+    catalog = load_yaml(reference_dir / "service_catalog.yaml")
+    categories = await seed_catalog(session, catalog)
+    articles = await seed_articles(session, catalog)
     password = await ensure_first_admin(session)
-    return SeedResult(counties, categories, ("admin", password) if password else None)
+    return SeedResult(counties, categories, ("admin", password) if password else None, articles)

@@ -1,4 +1,5 @@
-"""Users (agents, inspectors, supervisors, admins), their browser sessions and login attempts."""
+"""Users (agents, inspectors, supervisors, admins, editors, companies' logins), their browser
+sessions and login attempts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class Role(StrEnum):
     ADMIN = "admin"
     #: A service company's own login: its portal and API see only its own work.
     COMPANY = "company"
+    #: Writes the knowledge base's articles (reads it like all centre staff; no tickets,
+    #: no recordings).
+    EDITOR = "editor"
 
 
 ROLE_VALUES = tuple(role.value for role in Role)

@@ -77,6 +77,9 @@ TRANSITIONS: tuple[Transition, ...] = (
 )
 _BY_ACTION = {t.action: t for t in TRANSITIONS}
 
+#: The moves that may name the knowledge article the agent answered from.
+CITES_ARTICLE = frozenset({Action.ANSWER})
+
 #: States in which the ticket is finished with (``closed_at`` is set on entering them).
 FINAL = frozenset({S.CLOSED, S.CANCELLED})
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cti.knowledge import answers
 from cti.store import audit
 from cti.store.base import utcnow
 from cti.store.calls import Call
@@ -196,17 +197,28 @@ async def transition(
     action: lifecycle.Action | str,
     actor: User,
     note: str = "",
+    *,
+    article_id: int | None = None,
 ) -> TicketEvent:
     """Move ``ticket`` as ``action`` does when ``actor`` takes it, and write the event.
 
     Raises :class:`lifecycle.TransitionRefused` (nothing changed) when the lifecycle does
     not allow it; the row is locked first so two concurrent moves cannot both pass the
-    check from the same state."""
+    check from the same state. An answer may name the knowledge article it was given
+    from (``article_id``): recorded with the event, and said in its note."""
     note = clean_text("note", note, MAX_NOTE)
     await db.flush()  # the refresh below would drop changes not flushed yet
     await db.refresh(ticket, with_for_update=True)
     before = ticket.status
     after = lifecycle.decide(action, before, actor.role)
+    cited = None
+    if article_id is not None:
+        if lifecycle.Action(action) not in lifecycle.CITES_ARTICLE:
+            raise TicketError("article", "only an answer is given with an article")
+        cited = await answers.article(db, article_id)
+        if cited is None:
+            raise TicketError("article", f"no knowledge article {article_id}")
+        note = f"{note}\n{answers.event_note(cited)}" if note else answers.event_note(cited)
     ticket.status = after.value
     ticket.closed_at = utcnow() if after in lifecycle.FINAL else None
     if note:
@@ -214,6 +226,9 @@ async def transition(
     event = _event(ticket, lifecycle.Action(action).value, actor, before, after.value, note)
     db.add(event)
     await db.flush()
+    if cited is not None:
+        answers.record(db, ticket, event, cited)
+        await db.flush()
     return event
 
 

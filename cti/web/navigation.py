@@ -29,11 +29,12 @@ API_DOCS = Link("/api/docs", "API")
 REVISITS = Link("/revisits", "Revisits")
 COMPANIES = Link("/admin/companies", "Companies")
 PORTAL = Link("/portal", "Jobs")
+KNOWLEDGE = Link("/knowledge", "Knowledge")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
-    Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS),
-    Role.INSPECTOR: (RECORDINGS, TICKETS),  # tickets read-only: no buttons, no notes
-    Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS),
+    Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS, KNOWLEDGE),
+    Role.INSPECTOR: (RECORDINGS, TICKETS, KNOWLEDGE),  # tickets read-only: no buttons, no notes
+    Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS, KNOWLEDGE),
     Role.ADMIN: (
         USERS,
         COUNTIES,
@@ -44,8 +45,10 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
         RECORDINGS,
         AUDIT,
         REVISITS,
+        KNOWLEDGE,
     ),
     Role.COMPANY: (PORTAL,),
+    Role.EDITOR: (KNOWLEDGE,),
 }
 #: Shown to every role, after the role's own.
 COMMON: tuple[Link, ...] = (API_DOCS,)

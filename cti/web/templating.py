@@ -1,5 +1,7 @@
 """Jinja2 templates with autoescaping: everything shown is escaped unless marked safe, and
-nothing caller- or user-supplied is ever marked safe."""
+nothing caller- or user-supplied is ever marked safe, but for one thing: a knowledge
+article's body as ``cti.knowledge.render.to_html`` made it (parsed without HTML, then
+sanitised to an allow-list)."""
 
 from __future__ import annotations
 

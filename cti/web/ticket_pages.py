@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from cti.knowledge import suggest
 from cti.store.base import utcnow
 from cti.store.catalog import ServiceCategory
 from cti.store.citizens import Citizen
@@ -238,6 +239,10 @@ async def ticket_page(
     if ticket is None:
         raise NotFound(f"no ticket {number}")
     shown = await detail(db, ctx, ticket)
+    # An answer may name the article it was given from: those for the ticket's service.
+    articles = (
+        await suggest.for_tickets(db, [ticket], limit=10) if "answer" in shown.actions else []
+    )
     return request.app.state.templates.TemplateResponse(
         request,
         "ticket.html",
@@ -248,5 +253,6 @@ async def ticket_page(
             "may_write": Role(ctx.user.role) in access.WRITERS,
             # Click-to-call rings the viewer's own phone: agents only, on a done ticket.
             "may_call": Role(ctx.user.role) is Role.AGENT and shown.status == "done",
+            "articles": [s.article for s in articles],
         },
     )

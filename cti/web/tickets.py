@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from cti.dispatch.service import auto_dispatch
+from cti.knowledge import answers
 from cti.store import audit
 from cti.store.tickets import Channel, Priority, Ticket
 from cti.tickets import access, lifecycle, read
@@ -108,6 +109,13 @@ class EntryOut(BaseModel):
     recordings: list[RecordingOut]
 
 
+class AnsweredWith(BaseModel):
+    article_id: int
+    version: int
+    title: str
+    answered_at: datetime
+
+
 class TicketDetail(BaseModel):
     number: str
     status: str
@@ -130,12 +138,21 @@ class TicketDetail(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     actions: list[str] = Field(description="what the caller may do to it now")
+    answered_with: list[AnsweredWith] = Field(
+        default=[], description="the knowledge articles its answers were given from"
+    )
     timeline: list[EntryOut]
 
 
 class TransitionIn(BaseModel):
     action: str = Field(max_length=32)
     note: str = Field(default="", max_length=MAX_NOTE + 100)
+    article_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="answer only: the knowledge article the answer was given from",
+    )
 
 
 class NoteIn(BaseModel):
@@ -250,6 +267,12 @@ async def detail(db: DbSession, ctx: AuthContext, ticket: Ticket) -> TicketDetai
         created_at=ticket.created_at,
         closed_at=ticket.closed_at,
         actions=page_actions(ticket, ctx.user.role),
+        answered_with=[
+            AnsweredWith(
+                article_id=c.article_id, version=c.version, title=c.title, answered_at=c.answered_at
+            )
+            for c in await answers.cited_by(db, ticket.id)
+        ],
         timeline=[entry_out(e) for e in entries],
         **facts,
     )
@@ -271,7 +294,9 @@ async def move(number: TicketNumber, body: TransitionIn, ctx: Writer, db: DbSess
     if body.action in ELSEWHERE:
         raise Conflict(f"not done here: {ELSEWHERE[body.action].format(number=ticket.number)}")
     try:
-        event = await transition(db, ticket, body.action, ctx.user, body.note)
+        event = await transition(
+            db, ticket, body.action, ctx.user, body.note, article_id=body.article_id
+        )
     except TicketError as exc:
         raise Invalid(str(exc), fields={exc.field: str(exc)}) from None
     except lifecycle.TransitionRefused as exc:
@@ -283,7 +308,8 @@ async def move(number: TicketNumber, body: TransitionIn, ctx: Writer, db: DbSess
         action=f"ticket.{event.kind}",
         object_type="ticket",
         object_id=ticket.number,
-        detail={"from": event.from_status, "to": event.to_status},
+        detail={"from": event.from_status, "to": event.to_status}
+        | ({"article_id": body.article_id} if body.article_id else {}),
     )
     await db.commit()
     return _event_out(ticket, event)

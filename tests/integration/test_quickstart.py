@@ -74,6 +74,13 @@ async def test_seed_then_serve_on_the_embedded_postgres(fresh_data_dir):
             assert response.status_code == 303
             me = await client.get("/api/me")
             assert me.json()["role"] == "admin"
+            # The starter articles are there, and search works without pg_trgm (the
+            # embedded server has none): words by full text, part of a title by substring.
+            found = (await client.get("/api/knowledge/articles?q=nanny")).json()
+            assert found["results"][0]["title"] == "Live-in nanny"
+            if not found["typo_tolerant"]:
+                part = (await client.get("/api/knowledge/articles?q=anny")).json()["results"]
+                assert [(r["title"], r["how"]) for r in part] == [("Live-in nanny", "similar")]
     finally:
         serve.send_signal(signal.SIGTERM)
         await asyncio.wait_for(serve.wait(), 20)

@@ -3,7 +3,7 @@ which recording, and the recording row as the API shows it.
 
 Who sees what: inspectors, supervisors and admins see every recording of their county
 (all counties when their account has none; only those centre-wide staff see orphans,
-which have no county); an agent sees only recordings of calls they answered. A recording
+which have no county); an agent (or an editor) sees only recordings of calls they answered. A recording
 outside the user's scope answers 404, exactly like one that does not exist.
 """
 
@@ -32,7 +32,9 @@ RecordingId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def scope_of(user: User) -> search.Scope:
-    if Role(user.role) is Role.AGENT:
+    # Everyone but the staff above (agents; editors too, who reach these routes as centre
+    # staff) sees only the recordings of calls they answered themselves.
+    if Role(user.role) not in STAFF:
         return search.Scope(county_id=None, agent_id=user.id)
     if user.county_id is None:
         return search.Scope(everything=True)

@@ -202,6 +202,8 @@
         c.direction === "outbound" ? "revisit call" : c.queue || ""}`);
     if (pop.truncated) card.querySelector(".calls").insertAdjacentText("afterend", "(older history not shown)");
     idleEl.hidden = true;
+    // Other panels of the pop (knowledge-pop.js) fill themselves from the same data.
+    card.dispatchEvent(new CustomEvent("pop:shown", { bubbles: true, detail: pop }));
   }
 
   function mark(message, status, remove) {

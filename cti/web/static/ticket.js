@@ -37,8 +37,15 @@
     });
   }
 
-  wire(root.querySelector(".action-form"), (form, button) =>
-    post("transitions", { action: button ? button.value : "", note: form.note.value }));
+  wire(root.querySelector(".action-form"), (form, button) => {
+    const body = { action: button ? button.value : "", note: form.note.value };
+    // An answer may name the knowledge article it was given from (typed number first).
+    if (body.action === "answer" && form.article) {
+      const chosen = form.article_number.value.trim() || form.article.value;
+      if (chosen) body.article_id = Number(chosen);
+    }
+    return post("transitions", body);
+  });
   wire(root.querySelector(".note-form"), (form) => post("notes", { note: form.note.value }));
 
   // A complaint about this ticket is a ticket of its own that names it (the Complain

@@ -18,6 +18,18 @@ def test_scope_per_role():
         assert access.scope_of(_user(role, 3)) == access.Scope(county_id=3)
         assert access.scope_of(_user(role)) == access.Scope(everything=True)
     assert access.scope_of(_user(Role.COMPANY)).nothing
+    # an editor writes the knowledge base: no tickets, even centre-wide
+    assert access.scope_of(_user(Role.EDITOR)).nothing
+
+
+def test_an_editor_sees_no_recordings_but_of_calls_they_answered():
+    """Editors reach the recordings routes as centre staff (AnyUser): their scope is an
+    agent's (their own calls, which they never answer), not a centre-wide one's."""
+    from cti.recordings.search import Scope
+    from cti.web.recordings.shared import scope_of
+
+    assert scope_of(_user(Role.EDITOR, uid=5)) == Scope(county_id=None, agent_id=5)
+    assert scope_of(_user(Role.ADMIN)) == Scope(everything=True)
 
 
 def test_may_see_agrees_with_the_scope():
