@@ -101,9 +101,13 @@ async def load_timeline(
             select(SmsInbound).where(SmsInbound.ticket_id == ticket.id).order_by(SmsInbound.id)
         )
     ).all()
+    # A text owed but not yet addressed (no gateway yet, or no mobile number: skipped) is
+    # in the outbox list, not on the timeline; once it names a number it is shown.
     texts_out = (
         await db.scalars(
-            select(SmsOutbox).where(SmsOutbox.ticket_id == ticket.id).order_by(SmsOutbox.id)
+            select(SmsOutbox)
+            .where(SmsOutbox.ticket_id == ticket.id, SmsOutbox.recipient.is_not(None))
+            .order_by(SmsOutbox.id)
         )
     ).all()
     return timeline.merge(

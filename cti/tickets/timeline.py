@@ -32,7 +32,7 @@ _ORDER = {
     Kind.COMPANY: 2,
     Kind.DISPATCH: 3,
     Kind.REVISIT: 4,
-    Kind.SMS: 2,
+    Kind.SMS: 5,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -195,7 +195,7 @@ def sms_out_entry(message: Any) -> Entry:
     return Entry(
         at=message.sent_at or message.created_at,
         kind=Kind.SMS,
-        title=f"Text message to {message.recipient or '(number chosen when sent)'}",
+        title=f"Text message to {message.recipient or '—'}",
         note=message.text or "",
         facts=tuple(facts),
         key=message.id or 0,
