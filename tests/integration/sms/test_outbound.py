@@ -219,3 +219,15 @@ async def test_stop_ends_texts_and_start_resumes_them(
     loud = await _phone_ticket(session_factory, citizen_id)
     await deliver_for(sender, session_factory, loud.id)
     assert [p["ticket"] for p in gateway.posts_to(mobile)] == [loud.number]
+
+
+async def test_the_api_role_runs_the_sms_sender_from_settings(session_factory, sms_settings):
+    from cti.app import build_services
+    from cti.bus import InMemoryBus
+
+    services = build_services(sms_settings, {"api"}, session_factory, InMemoryBus())
+    (sms,) = [s for s in services if s.name == "sms"]
+    assert isinstance(sms, SmsSender)
+    assert sms.gateway is not None and sms.gateway.url == sms_settings.sms_gateway_url
+    assert sms.gateway.secret == GATEWAY_SECRET
+    assert GATEWAY_SECRET not in repr(sms.gateway)  # never printed
