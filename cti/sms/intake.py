@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,6 +120,9 @@ async def receive(
     if not routable:
         return Received(inbound_id, InboundOutcome.UNROUTABLE)
 
+    # Two texts of one sender at once would each find no open ticket and open two: the
+    # second waits here for the first's commit, then finds its ticket.
+    await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"sms:{sender}", 0))))
     reply = replies.classify(message.text)
     if reply.kind is replies.ReplyKind.OPT_OUT:
         await db.execute(
