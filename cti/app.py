@@ -22,6 +22,7 @@ from cti.accounts import LoginPolicy
 from cti.bus import Bus, InMemoryBus, PostgresBus, libpq_dsn
 from cti.service import Service
 from cti.settings import Settings
+from cti.sms.config import IntakeConfig, SmsIntake
 from cti.store.db import PoolService, make_engine, make_session_factory, own_pool
 from cti.web import (
     admin_audit,
@@ -49,6 +50,7 @@ from cti.web import (
     reference,
     revisits,
     routing,
+    sms,
     ticket_pages,
     tickets,
     tokens,
@@ -123,6 +125,10 @@ def build_services(
         # Companies' emails and webhooks from the outbox, and overdue dispatches; several
         # API processes share the outbox (rows are claimed with SKIP LOCKED).
         services.append(Notifier.from_settings(settings, session_factory, bus))
+        from cti.sms.sender import SmsSender
+
+        # Texts to citizens from the SMS outbox (shared by API processes like the above).
+        services.append(SmsSender.from_settings(settings, session_factory))
     return services
 
 
@@ -199,6 +205,8 @@ def create_app(
     #: the AMI process over the bus: ``cti.revisits.dialer.request_dial``).
     app.state.dialer = next((s for s in services if getattr(s, "name", "") == "dialer"), None)
     app.state.templates = make_templates()
+    #: The SMS webhook's configuration and counters (``/metrics``).
+    app.state.sms_intake = SmsIntake(IntakeConfig.from_settings(settings))
     app.state.request_counts = Counter()
     app.state.session_policy = SessionPolicy(
         max_age=timedelta(seconds=settings.session_max_age_s),
@@ -250,6 +258,7 @@ def create_app(
         app.include_router(admin_catalogue.router)
         app.include_router(companies.router)
         app.include_router(companies_pages.router)
+        app.include_router(sms.router)
         app.include_router(portal.pages)
         app.include_router(portal.api)
         app.include_router(knowledge.router)

@@ -7,6 +7,7 @@ share it and a restart does not log everybody out.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,27 @@ class Settings(BaseSettings):
     #: supervisors are always told on the bus.
     overdue_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    #: Text messages (cti.sms). The secret the SMS gateway signs its webhook posts with
+    #: (unset: the webhook refuses every post with 503).
+    sms_webhook_secret: SecretStr | None = None
+    #: A post whose timestamp is further than this from now (either way) is refused.
+    sms_webhook_window_s: int = 300
+    #: Where texts to citizens are posted (unset: they wait in the outbox, nothing is sent),
+    #: the secret they are signed with (unset: the webhook's), and how long it may take.
+    sms_gateway_url: str | None = None
+    sms_gateway_secret: SecretStr | None = None
+    sms_gateway_timeout_s: float = 5.0
+    #: How often the SMS sender looks for due texts.
+    sms_interval_s: float = 5.0
+    #: A text from a citizen with a ticket opened in the last N hours is added to it.
+    sms_append_hours: int = 24
+    #: A reply within N hours of our revisit question answers it (1-5: the score).
+    sms_revisit_reply_hours: int = 72
+    #: The catalogue code of tickets a text opens (an agent reads and handles them).
+    sms_category: str = "info"
+    #: Which normalised numbers can receive a text (``cti.numbers`` keys).
+    sms_mobile_pattern: str = r"^(1[3-9][0-9]{9}|\+[1-9][0-9]{6,14})$"
+
     @field_validator("ami_url", "overdue_email_to", mode="before")
     @classmethod
     def _split_ami_urls(cls, value: object) -> object:
@@ -138,6 +160,12 @@ class Settings(BaseSettings):
     def _check_ami_urls(cls, value: list[str]) -> list[str]:
         for url in value:
             parse_ami_url(url)
+        return value
+
+    @field_validator("sms_mobile_pattern")
+    @classmethod
+    def _check_mobile_pattern(cls, value: str) -> str:
+        re.compile(value)
         return value
 
     @field_validator("routing_ami_url")

@@ -69,6 +69,7 @@ async def record_revisit(
     complaint: bool,
     comment: str,
     ip: str | None = None,
+    channel: str = "phone",
 ) -> RevisitView:
     """Move the done ``ticket`` through ``revisit`` and then ``close`` or ``complain``
     (:func:`next_action`), and write the Revisit row rating the company of its last done
@@ -76,7 +77,8 @@ async def record_revisit(
 
     Raises :class:`lifecycle.TransitionRefused` (the ticket is not done, or was revisited
     meanwhile: the row lock in ``transition`` serialises two agents) or
-    ``TicketError`` for a bad comment; nothing is written then (the caller rolls back)."""
+    ``TicketError`` for a bad comment; nothing is written then (the caller rolls back).
+    ``channel``: how the citizen answered (``phone``, or ``sms`` for a text reply)."""
     if not 1 <= satisfaction <= 5:
         raise ValueError("satisfaction is 1-5")
     comment = clean_text("comment", comment, MAX_COMMENT)
@@ -104,7 +106,7 @@ async def record_revisit(
         dispatch_id=dispatch.id if dispatch else None,
         outbound_call_id=call_id,
         agent_id=user.id,
-        channel="phone",
+        channel=channel,
         satisfaction=satisfaction,
         service_done=service_done,
         comment=comment,
@@ -130,6 +132,7 @@ async def record_revisit(
             "company_id": revisit.company_id,
             "outbound_call_id": call_id,
             "status": ticket.status,
+            "channel": channel,
         },
         ip=ip,
     )

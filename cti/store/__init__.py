@@ -14,6 +14,7 @@ from cti.store import (
     recordings,
     revisits,
     routing,
+    sms,
     tickets,
     users,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "recordings",
     "revisits",
     "routing",
+    "sms",
     "tickets",
     "users",
 ]

@@ -14,6 +14,7 @@ from cti.store.companies import Company, Dispatch
 from cti.store.counties import County
 from cti.store.recordings import Recording
 from cti.store.revisits import OutboundCall, Revisit
+from cti.store.sms import SmsInbound, SmsOutbox
 from cti.store.tickets import Ticket, TicketEvent
 from cti.store.users import User
 from cti.tickets import access, timeline
@@ -95,7 +96,23 @@ async def load_timeline(
                 await db.execute(select(User.id, User.display_name).where(User.id.in_(agent_ids)))
             ).all()
         )
+    texts_in = (
+        await db.scalars(
+            select(SmsInbound).where(SmsInbound.ticket_id == ticket.id).order_by(SmsInbound.id)
+        )
+    ).all()
+    # A text owed but not yet addressed (no gateway yet, or no mobile number: skipped) is
+    # in the outbox list, not on the timeline; once it names a number it is shown.
+    texts_out = (
+        await db.scalars(
+            select(SmsOutbox)
+            .where(SmsOutbox.ticket_id == ticket.id, SmsOutbox.recipient.is_not(None))
+            .order_by(SmsOutbox.id)
+        )
+    ).all()
     return timeline.merge(
+        texts_in=texts_in,
+        texts_out=texts_out,
         events=events,
         calls=calls,
         recordings=recordings,

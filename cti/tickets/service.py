@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.knowledge import answers
+from cti.sms import outbox as sms_outbox
 from cti.store import audit
 from cti.store.base import utcnow
 from cti.store.calls import Call
@@ -139,6 +140,7 @@ async def create_ticket(
     db.add(ticket)
     await db.flush()
     db.add(_event(ticket, "create", author, None, TicketStatus.NEW.value, ""))
+    sms_outbox.ticket_created(db, ticket)  # the citizen is texted the number (any channel)
     audit.record(
         db,
         actor_id=author.id,
@@ -225,6 +227,8 @@ async def transition(
         _append_note(ticket, note)
     event = _event(ticket, lifecycle.Action(action).value, actor, before, after.value, note)
     db.add(event)
+    if after is TicketStatus.DONE:
+        sms_outbox.ticket_done(db, ticket)  # the revisit question, answered 1-5 by text
     await db.flush()
     if cited is not None:
         answers.record(db, ticket, event, cited)

@@ -1,5 +1,5 @@
 """One timeline for a ticket: its events, calls (with their recordings), dispatches,
-company updates, revisit calls and revisits, merged in time order.
+company updates, revisit calls, revisits and text messages, merged in time order.
 
 Pure: :func:`merge` takes the rows (ORM objects or anything with the same attributes)
 and returns entries; :mod:`cti.tickets.read` loads the rows. Text is kept verbatim (the
@@ -21,6 +21,7 @@ class Kind:
     OUTBOUND = "outbound"
     DISPATCH = "dispatch"
     REVISIT = "revisit"
+    SMS = "sms"
 
 
 #: For entries at the same moment: the call first, then what was done on it.
@@ -31,6 +32,7 @@ _ORDER = {
     Kind.COMPANY: 2,
     Kind.DISPATCH: 3,
     Kind.REVISIT: 4,
+    Kind.SMS: 5,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -173,6 +175,33 @@ def revisit_entry(revisit: Any, companies: Mapping[int, str], agents: Mapping[in
     )
 
 
+def sms_in_entry(message: Any) -> Entry:
+    return Entry(
+        at=message.received_at,
+        kind=Kind.SMS,
+        title=f"Text message from {message.sender_raw}",
+        note=message.text,
+        facts=(("outcome", message.outcome), ("gateway id", message.gateway_id)),
+        key=message.id or 0,
+    )
+
+
+def sms_out_entry(message: Any) -> Entry:
+    facts = [("kind", message.kind.replace("_", " ")), ("status", message.status)]
+    if message.attempts:
+        facts.append(("attempts", str(message.attempts)))
+    if message.last_error:
+        facts.append(("error", message.last_error))
+    return Entry(
+        at=message.sent_at or message.created_at,
+        kind=Kind.SMS,
+        title=f"Text message to {message.recipient or '—'}",
+        note=message.text or "",
+        facts=tuple(facts),
+        key=message.id or 0,
+    )
+
+
 def merge(
     *,
     events: Iterable[Any] = (),
@@ -184,13 +213,19 @@ def merge(
     revisits: Iterable[Any] = (),
     companies: Mapping[int, str] | None = None,
     agents: Mapping[int, str] | None = None,
+    texts_in: Iterable[Any] = (),
+    texts_out: Iterable[Any] = (),
 ) -> list[Entry]:
     """Every row as an entry, oldest first (a row without a time, e.g. a call placeholder
-    the AGI writer has not filled in yet, sorts first)."""
+    the AGI writer has not filled in yet, sorts first). A text added to the ticket as an
+    event is shown once, as the text (the event is named by ``event_id``)."""
     companies = companies or {}
     agents = agents or {}
     recordings = recordings or {}
-    entries = [event_entry(e, companies) for e in events]
+    texts_in = list(texts_in)
+    shown_as_text = {m.event_id for m in texts_in if m.event_id is not None}
+    entries = [event_entry(e, companies) for e in events if e.id not in shown_as_text]
+    entries += [sms_in_entry(m) for m in texts_in] + [sms_out_entry(m) for m in texts_out]
     entries += [call_entry(c, recordings.get(c.id, []), c.id in revisit_call_ids) for c in calls]
     entries += [outbound_entry(o, agents) for o in outbound]
     entries += [dispatch_entry(d, companies, agents) for d in dispatches]

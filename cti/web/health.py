@@ -85,4 +85,5 @@ async def metrics(request: Request) -> PlainTextResponse:
         )
     for service in request.app.state.services:
         lines.extend(service.metrics())
+    lines.extend(request.app.state.sms_intake.counters.metrics())
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
