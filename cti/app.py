@@ -55,10 +55,12 @@ from cti.web import (
     tickets,
     tokens,
     users,
+    wallboard,
 )
 from cti.web.hub import AgentHub
 from cti.web.sessions import SessionPolicy
 from cti.web.templating import STATIC_DIR, make_templates
+from cti.web.wallboard_hub import WallboardHub
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,10 @@ def build_services(
             )
             ami = AmiService(settings.ami_nodes, settings.number_plan, relay)
             services.append(ami)
+            from cti.wallboard.publisher import WallboardPublisher
+
+            # The supervisors' wallboard reads the same AMI stream (a listener).
+            services.append(WallboardPublisher(ami, bus))
             from cti.revisits.dialer import Dialer
 
             # Click-to-call: sends Originates on these connections (asked in process, or
@@ -161,6 +167,9 @@ def create_app(
     hub = AgentHub(bus) if "api" in roles else None
     if hub is not None:
         services.insert(0, hub)  # the hub listens before the AMI side starts publishing
+    wallboard_hub = WallboardHub(bus) if "api" in roles else None
+    if wallboard_hub is not None:
+        services.insert(1, wallboard_hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -201,6 +210,7 @@ def create_app(
     app.state.bus = bus
     app.state.services = services
     app.state.hub = hub
+    app.state.wallboard_hub = wallboard_hub
     #: The click-to-call dialer when this process runs the AMI side (else the API asks
     #: the AMI process over the bus: ``cti.revisits.dialer.request_dial``).
     app.state.dialer = next((s for s in services if getattr(s, "name", "") == "dialer"), None)
@@ -243,6 +253,7 @@ def create_app(
         app.include_router(reference.router)
         app.include_router(audit.router)
         app.include_router(agent.router)
+        app.include_router(wallboard.router)
         app.include_router(tickets.router)
         app.include_router(ticket_pages.router)
         app.include_router(dispatch.router)

@@ -30,11 +30,12 @@ REVISITS = Link("/revisits", "Revisits")
 COMPANIES = Link("/admin/companies", "Companies")
 PORTAL = Link("/portal", "Jobs")
 KNOWLEDGE = Link("/knowledge", "Knowledge")
+WALLBOARD = Link("/supervisor", "Wallboard")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS, KNOWLEDGE),
     Role.INSPECTOR: (RECORDINGS, TICKETS, KNOWLEDGE),  # tickets read-only: no buttons, no notes
-    Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS, KNOWLEDGE),
+    Role.SUPERVISOR: (WALLBOARD, TICKETS, RECORDINGS, REVISITS, KNOWLEDGE),
     Role.ADMIN: (
         USERS,
         COUNTIES,
@@ -46,6 +47,7 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
         AUDIT,
         REVISITS,
         KNOWLEDGE,
+        WALLBOARD,
     ),
     Role.COMPANY: (PORTAL,),
     Role.EDITOR: (KNOWLEDGE,),

@@ -1,0 +1,132 @@
+"""The wallboard's AMI-side edge: feeds every AMI event to a ``Board`` and publishes its
+deltas, in order, on the bus channel ``wallboard``; answers a hub's snapshot request
+(channel ``wallboard_requests``) with the full boards; and says every ``heartbeat_s``
+(and at once on a change) whether each AMI link is up, so a board knows when it is stale.
+
+After an AMI reconnect the connection re-reads ``QueueStatus`` and its items reach the
+board like any event: the board is Asterisk's again without anything done here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cti.ami.protocol import AmiMessage
+from cti.bus import Bus, BusError
+from cti.service import Health
+from cti.wallboard.board import Board
+
+log = logging.getLogger(__name__)
+
+WALLBOARD_CHANNEL = "wallboard"
+WALLBOARD_REQUESTS_CHANNEL = "wallboard_requests"
+HEARTBEAT_S = 5.0
+
+
+class WallboardPublisher:
+    """A ``cti.service.Service`` of the AMI side. ``ami`` is the ``AmiService`` (its
+    ``add_listener`` and ``connections`` are used)."""
+
+    name = "wallboard"
+
+    def __init__(
+        self,
+        ami: Any,
+        bus: Bus,
+        *,
+        board: Board | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.board = board or Board(clock=clock)
+        self._ami = ami
+        self._bus = bus
+        self._heartbeat_s = heartbeat_s
+        self._clock = clock
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._links: dict[str, str] = {}
+        self.published = 0
+        ami.add_listener(self._on_ami_event)
+
+    def _on_ami_event(self, node: str, message: AmiMessage) -> None:
+        for delta in self.board.feed(message, node):
+            self._queue.put_nowait(delta)
+
+    def links(self) -> dict[str, str]:
+        return {c.node.name: str(c.state) for c in self._ami.connections}
+
+    def _link_message(self) -> dict[str, Any]:
+        return {"type": "link", "nodes": self._links, "at": self._clock()}
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        try:
+            await self._bus.publish(WALLBOARD_CHANNEL, message)
+            self.published += 1
+        except BusError:
+            log.exception("wallboard delta not sent")
+
+    async def _publish_loop(self) -> None:
+        while True:
+            message = await self._queue.get()
+            await self._send(message)
+
+    async def _heartbeat_loop(self) -> None:
+        last = 0.0
+        while True:
+            await asyncio.sleep(min(0.5, self._heartbeat_s))
+            for delta in self.board.tick():
+                self._queue.put_nowait(delta)
+            links = self.links()
+            now = time.monotonic()
+            if links != self._links or now - last >= self._heartbeat_s:
+                self._links = links
+                last = now
+                self._queue.put_nowait(self._link_message())
+
+    async def _requests_loop(self) -> None:
+        subscription = await self._bus.subscribe(WALLBOARD_REQUESTS_CHANNEL)
+        try:
+            async for _request in subscription:
+                self._queue.put_nowait(self._link_message())
+                for county in self.board.counties():
+                    for delta in self.board.snapshot(county):
+                        self._queue.put_nowait(delta)
+        finally:
+            subscription.close()
+
+    async def start(self) -> None:
+        self._links = self.links()
+        self._tasks = [
+            asyncio.create_task(self._publish_loop(), name="wallboard-publish"),
+            asyncio.create_task(self._heartbeat_loop(), name="wallboard-heartbeat"),
+            asyncio.create_task(self._requests_loop(), name="wallboard-requests"),
+        ]
+        # A hub that started before us asked already: answer anyway.
+        self._queue.put_nowait(self._link_message())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def health(self) -> Health:
+        running = bool(self._tasks) and not any(t.done() for t in self._tasks)
+        return Health(
+            running, {"counties": len(self.board.counties()), "queue": self._queue.qsize()}
+        )
+
+    def metrics(self) -> list[str]:
+        return [
+            "# HELP cti_wallboard_deltas_total Wallboard deltas published on the bus.",
+            "# TYPE cti_wallboard_deltas_total counter",
+            f"cti_wallboard_deltas_total {self.published}",
+        ]
