@@ -110,3 +110,28 @@ async def test_abandoned_while_ringing(live: Live):
     assert live.frame(call.linkedid, "2001", "withdraw")["reason"] == "caller_hangup"
     await live.recording_of(call)
     no_errors(live)
+
+
+async def test_a_routing_change_applied_by_the_cli_routes_the_next_call(live: Live):
+    import yaml
+
+    exported = live.backend.command("routing", "export", "--format", "json")
+    assert exported.returncode == 0, exported.stderr
+    before = yaml.safe_load(exported.stdout)
+    changed = {**before, "prefixes": [*before.get("prefixes", []),
+                                      {"prefix": "1390007", "county": "south"}]}  # fmt: skip
+    live.routing(yaml.safe_dump(changed))
+    try:
+        caller = live.caller("1390007")
+        await live.call([(caller, DIDS["north"])], hold_ms=30000)  # North's DID
+        call = await live.ended_call(caller)
+    finally:
+        live.routing(yaml.safe_dump(before))
+    assert call.disposition == "answered"
+    assert (call.did, call.queue, call.agent_interface) == (
+        DIDS["north"], "county-south", "PJSIP/2001"
+    )  # fmt: skip
+    frames = await live.frames_settled(call.linkedid)
+    assert frames == {"2001": ["pop", "answered", "ended"]}
+    await live.recording_of(call)
+    no_errors(live)
