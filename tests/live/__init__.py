@@ -1,4 +1,12 @@
-"""Run an ASGI app under a real uvicorn server on a free loopback port, in the test's loop."""
+"""Live servers for the tests.
+
+This module: ``live_server`` runs an ASGI app under a real uvicorn server on a free
+loopback port, in the test's loop (the e2e and WebSocket tests).
+
+The package: the live suite, real SIP calls through a real Asterisk 22 (``pbx.py``,
+``sipp.py``, ``backend.py``, ``conftest.py``, ``test_calls.py``; docs/asterisk.md, "Live
+tests and the lab"). ``lab.py`` is the same setup by hand (``scripts/lab``).
+"""
 
 from __future__ import annotations
 
