@@ -13,6 +13,7 @@ from cti.store import (
     recordings,
     revisits,
     routing,
+    screen_pops,
     tickets,
     users,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "recordings",
     "revisits",
     "routing",
+    "screen_pops",
     "tickets",
     "users",
 ]
