@@ -48,6 +48,11 @@ class ScreenPopRow(Base):
     closed_at: Mapped[datetime | None]
 
 
+def _decoded(value: Any) -> dict[str, Any]:
+    # SQLAlchemy's asyncpg dialect decodes jsonb itself; a bare asyncpg connection does not.
+    return json.loads(value) if isinstance(value, str | bytes) else dict(value)
+
+
 async def _driver(session: AsyncSession) -> Any:
     conn = await session.connection()
     return (await conn.get_raw_connection()).driver_connection
@@ -107,7 +112,7 @@ async def open_on_node(
             node,
             ENDED,
         )
-    return [json.loads(r["message"]) for r in rows]
+    return [_decoded(r["message"]) for r in rows]
 
 
 _FOR_INTERFACE = """
@@ -130,7 +135,7 @@ async def for_interface(
     async with session_factory() as session:
         driver = await _driver(session)
         rows = await driver.fetch(_FOR_INTERFACE, interface, KEEP_HOURS)
-    return [json.loads(r["message"]) for r in rows]
+    return [_decoded(r["message"]) for r in rows]
 
 
 async def ticket_saved(
