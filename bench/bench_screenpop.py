@@ -71,7 +71,9 @@ TIMESTAMP = re.compile(r"^Timestamp: ([0-9.]+)$", re.M)
 
 def serve(port: int) -> int:
     """The backend as ``cti serve`` runs it, with the roles api+ami (no AGI server, no
-    recording indexer): settings from the ``CTI_*`` environment."""
+    recording indexer): settings from the ``CTI_*`` environment. With ``CTI_BENCH_PROBE``
+    set, the backend's garbage collections and event-loop lag are recorded (``Probe``) and
+    written to that file when it stops."""
     import uvicorn
 
     from cti import logs
@@ -82,7 +84,7 @@ def serve(port: int) -> int:
     logs.configure("WARNING", json_lines=False)
     assert settings.database_url
     app = create_app(settings, settings.database_url, roles={"api", "ami"})
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
@@ -91,7 +93,96 @@ def serve(port: int) -> int:
         timeout_graceful_shutdown=10,
         ws="websockets-sansio",
     )
+    probe_path = os.environ.get("CTI_BENCH_PROBE")
+
+    probe = Probe() if probe_path else None
+
+    async def run() -> None:
+        if probe is not None:
+            probe.start()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            if probe is not None:
+                probe.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it stopped on
+        pass
+    finally:
+        if probe is not None and probe_path:
+            Path(probe_path).write_text(json.dumps(probe.record()))
     return 0
+
+
+class Probe:
+    """What stalls the backend's event loop, measured inside it: every garbage collection
+    (wall-clock start, generation, duration) through ``gc.callbacks``, and the loop's lag
+    (how late a 5 ms sleep wakes up) sampled continuously."""
+
+    TICK_S = 0.005
+
+    def __init__(self) -> None:
+        self.collections: list[tuple[float, int, float]] = []
+        self.lags: list[tuple[float, float]] = []
+        self._gc_started = 0.0
+        self._task: asyncio.Task[None] | None = None
+        #: pop_id -> {stage: time.time()}: lookup start/end, hub dispatch, frame written.
+        self.stages: dict[str, dict[str, float]] = {}
+        self._patch()
+
+    def _patch(self) -> None:
+        """Wrap the pop path's stages to time them (bench only: the code is unchanged)."""
+        from cti.ami import screenpop
+        from cti.web import hub
+
+        stages = self.stages
+        lookup = screenpop.lookup_caller
+
+        async def timed_lookup(factory: Any, offer: Any, **kw: Any) -> Any:
+            key = screenpop.pop_id(offer.node, offer.linkedid, offer.agent_interface)
+            stages.setdefault(key, {})["lookup"] = time.time()
+            try:
+                return await lookup(factory, offer, **kw)
+            finally:
+                stages[key]["looked_up"] = time.time()
+
+        screenpop.lookup_caller = timed_lookup
+        dispatch = hub.AgentHub.dispatch
+
+        def timed_dispatch(self_: Any, message: dict[str, Any]) -> None:
+            if message.get("type") == "pop":
+                stages.setdefault(message.get("pop_id", ""), {})["hub"] = time.time()
+            dispatch(self_, message)
+
+        hub.AgentHub.dispatch = timed_dispatch  # type: ignore[method-assign]
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - self._gc_started) * 1000
+            self.collections.append((time.time() - ms / 1000, info["generation"], ms))
+
+    async def _sample(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.TICK_S)
+            late = (time.perf_counter() - before - self.TICK_S) * 1000
+            self.lags.append((time.time(), late))
+
+    def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+        if self._task is not None:
+            self._task.cancel()
+
+    def record(self) -> dict[str, Any]:
+        return {"collections": self.collections, "lags": self.lags, "stages": self.stages}
 
 
 def start_backend(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -361,6 +452,7 @@ class Call:
     number: str
     known: bool
     sent_at: float | None = None  # perf_counter when its AgentCalled block was written
+    sent_wall: float | None = None  # the same moment, time.time()
 
 
 def render_call(template: list[Block], call: Call, ext: int, start_epoch: float) -> list[str]:
@@ -435,8 +527,10 @@ async def play_calls(session: Any, template: list[Block], calls: list[Call], rat
             i += 1
         sent = time.perf_counter()
         writer.write("".join(batch).encode())
+        wall = time.time()
         for call in called:
             call.sent_at = sent
+            call.sent_wall = wall
         await writer.drain()
 
 
@@ -469,7 +563,7 @@ class Agents:
             ping_interval=None,  # a browser does not ping; the server does
         )
         hello = json.loads(await ws.recv())
-        assert hello == {"type": "hello", "interface": interface}, hello
+        assert hello == {"type": "hello", "interface": interface, "pop_ids": []}, hello
         self.sockets[interface] = ws
         self.tasks.append(asyncio.create_task(self._listen(ws, interface)))
 
@@ -544,6 +638,12 @@ class Result:
     samples: list[tuple[float, float, bool]] = field(default_factory=list)
     #: Full (generation 2) garbage collections in the bench process during the calls, ms.
     bench_gc_pauses_ms: list[float] = field(default_factory=list)
+    #: Wall-clock (time.time) start and end of the calls, to cut the backend's probe.
+    window: tuple[float, float] = (0.0, 0.0)
+    #: What the backend's probe saw in ``window`` (``probe_summary``), once it stopped.
+    probe: dict[str, Any] = field(default_factory=dict)
+    #: (pop_id, AgentCalled written, pop frame read) per pop, time.time().
+    timeline: list[tuple[str, float, float]] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
@@ -571,12 +671,15 @@ async def run_phase(
     gc.freeze()
     with _full_collections() as pauses:
         await meter.start()
+        window_start = time.time()
         await play_calls(session, template, calls, rate)
     cpu = await meter.cores()
     await agents.wait_for_pops(first_pop + len(calls), within=10.0)
+    window = (window_start, time.time())
     await asyncio.sleep(0.5)  # anything late or duplicated still counts
     by_linkedid = {call.linkedid: call for call in calls}
     latencies, seen, samples = [], set(), []
+    timeline: list[tuple[str, float, float]] = []
     first_sent = min(call.sent_at or 0.0 for call in calls)
     wrong = duplicates = failed = with_history = 0
     for arrived, interface, message in agents.pops[first_pop:]:
@@ -596,6 +699,9 @@ async def run_phase(
         seen.add(call.linkedid)
         assert call.sent_at is not None
         latencies.append((arrived - call.sent_at) * 1000)
+        assert call.sent_wall is not None
+        read_wall = call.sent_wall + arrived - call.sent_at
+        timeline.append((message["pop_id"], call.sent_wall, read_wall))
         samples.append((call.sent_at - first_sent, latencies[-1], call.known))
         failed += bool(pop.get("lookup_failed"))
         if call.known and pop.get("known") and pop.get("citizens"):
@@ -613,7 +719,81 @@ async def run_phase(
         cpu=cpu,
         samples=samples,
         bench_gc_pauses_ms=pauses,
+        window=window,
+        timeline=timeline,
     )
+
+
+#: The pop's path cut at the probe's stages: AMI bytes written -> lookup starts (socket,
+#: parser, tracker, publish queue) -> lookup ends (pool + Postgres) -> hub dispatch
+#: (build_pop, bus) -> frame read by the client (hub queue, WebSocket write, client).
+STAGES = (("ami", None, "lookup"), ("lookup", "lookup", "looked_up"))
+STAGES += (("bus", "looked_up", "hub"), ("ws", "hub", None))
+
+
+def probe_summary(record: dict[str, Any], result: Result) -> dict[str, Any]:
+    """The backend's collections and loop lag during ``result``'s calls: count and longest
+    pause per generation, the lag's quantiles and how often it passed 10 and 50 ms; and
+    each stage's p99 and max over its pops."""
+    start, end = result.window
+    out: dict[str, Any] = {}
+    per_stage: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
+    for key, sent, arrived in result.timeline:
+        marks = record["stages"].get(key)
+        if not marks or not all(m in marks for m in ("lookup", "looked_up", "hub")):
+            continue
+        for name, a, b in STAGES:
+            t0 = sent if a is None else marks[a]
+            t1 = arrived if b is None else marks[b]
+            per_stage[name].append((t1 - t0) * 1000)
+    out["stages"] = {
+        name: (quantile(values, 0.5), quantile(values, 0.99), max(values, default=0.0))
+        for name, values in per_stage.items()
+    }
+    for generation in (0, 1, 2):
+        pauses = [
+            ms for at, gen, ms in record["collections"] if gen == generation and start <= at <= end
+        ]
+        out[f"gc{generation}"] = (len(pauses), max(pauses, default=0.0), sum(pauses))
+    lags = sorted(ms for at, ms in record["lags"] if start <= at <= end)
+    if lags:
+        out["lag"] = {
+            "p50": lags[len(lags) // 2],
+            "p99": lags[min(len(lags) - 1, round(0.99 * len(lags)) - 1)],
+            "max": lags[-1],
+            "over10": sum(ms > 10 for ms in lags),
+            "over50": sum(ms > 50 for ms in lags),
+            "samples": len(lags),
+        }
+    return out
+
+
+def probe_line(result: Result) -> str:
+    probe = result.probe
+    if not probe:
+        return "backend probe: none"
+    gcs = ", ".join(
+        f"gen{g} {probe[f'gc{g}'][0]} (max {probe[f'gc{g}'][1]:.1f} ms)" for g in (0, 1, 2)
+    )
+    lag = probe.get("lag")
+    lag_text = (
+        f"loop lag p50 {lag['p50']:.1f} / p99 {lag['p99']:.1f} / max {lag['max']:.1f} ms, "
+        f"{lag['over10']} of {lag['samples']} ticks > 10 ms, {lag['over50']} > 50 ms"
+        if lag
+        else "no lag samples"
+    )
+    stages = "; ".join(
+        f"{name} p50 {a:.1f} / p99 {b:.1f} / max {c:.1f}"
+        for name, (a, b, c) in probe.get("stages", {}).items()
+    )
+    return f"backend during the calls: collections {gcs}; {lag_text}\n  stages (ms): {stages}"
+
+
+def quantile(values: list[float], q: float) -> float:
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    return data[min(len(data) - 1, max(0, round(q * len(data)) - 1))]
 
 
 @contextlib.contextmanager
@@ -728,6 +908,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
             "CTI_DATABASE_URL": url,
             "CTI_AMI_URL": f"ami://{AMI_USER}:{AMI_SECRET}@127.0.0.1:{asterisk.port}?name={NODE}",
             "CTI_DATA_DIR": str(data_dir),
+            "CTI_BENCH_PROBE": str(data_dir / "probe.json"),
         }
         server = start_backend(port, env, data_dir / "server.log")
         session = await asterisk.next_session(wait=60)
@@ -785,6 +966,11 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
                 server.wait(20)
             except subprocess.TimeoutExpired:
                 server.kill()
+        probe_file = data_dir / "probe.json"
+        if probe_file.exists() and sys.exc_info()[0] is None:
+            record = json.loads(probe_file.read_text())
+            for result in (single, main):
+                result.probe = probe_summary(record, result)
         await asterisk.stop()
         await admin.dispose()
         if sys.exc_info()[0] is not None or (
@@ -816,8 +1002,10 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
         f"AgentCalled -> pop frame: {summary(main)}  "
         f"(target p99 <= {TARGET_P99_MS:g} ms: {verdict})",
         "CPU during the calls, in cores: " + cores(main),
+        probe_line(main),
         f"baseline, 1 socket open, {single.calls} calls at {args.rate:g}/s: {summary(single)}"
         f"  (lost {single.lost}, wrong {single.wrong}; cores: {cores(single)})",
+        "baseline " + probe_line(single),
         f"caller lookup + build_pop alone, sequential, idle backend: "
         f"p50 {statistics.median(lookups):.1f} ms, "
         f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms",

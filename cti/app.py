@@ -105,8 +105,12 @@ def build_services(
             lookups = own_pool(session_factory, size=LOOKUP_POOL_SIZE, overflow=LOOKUP_OVERFLOW)
             if lookups is not None:
                 services.append(PoolService("pop-lookups", lookups))
+            from cti.ami.popstore import PopRecord
+
             relay = ScreenPopRelay(
-                bus, make_session_factory(lookups) if lookups else session_factory
+                bus,
+                make_session_factory(lookups) if lookups else session_factory,
+                record=PopRecord(session_factory),
             )
             ami = AmiService(settings.ami_nodes, settings.number_plan, relay)
             services.append(ami)
@@ -164,7 +168,7 @@ def create_app(
     if services is None:
         services = build_services(settings, roles, session_factory, bus)
     services = list(services)
-    hub = AgentHub(bus) if "api" in roles else None
+    hub = AgentHub(bus, session_factory=session_factory) if "api" in roles else None
     if hub is not None:
         services.insert(0, hub)  # the hub listens before the AMI side starts publishing
     wallboard_hub = WallboardHub(bus) if "api" in roles else None

@@ -130,6 +130,17 @@ class AgentStateChanged(DomainEvent):
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class NodeResynced(DomainEvent):
+    """The tracker has rebuilt ``node``'s calls from Asterisk's answers after a login
+    (``CoreShowChannelsComplete``). ``live`` is every ``(linkedid, agent_interface,
+    state)`` ringing (``ringing``) or in call (``answered``) on the node now: a pop made
+    before a restart of this process that is not in it ended while we were away."""
+
+    type: ClassVar[str] = "node_resynced"
+    live: tuple[tuple[str, str, str], ...]
+
+
 #: Every domain event type by its ``type`` tag.
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.type: cls
@@ -140,5 +151,6 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CallAbandoned,
         CallEnded,
         AgentStateChanged,
+        NodeResynced,
     )
 }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.ami.events import AgentStateChanged, CallEnded, DomainEvent
+from cti.ami.popstore import PopRecord
 from cti.ami.screenpop import ScreenPop
 from cti.bus import CALLS_CHANNEL, SCREENPOP_CHANNEL, Bus, BusError
 
@@ -23,9 +24,17 @@ log = logging.getLogger(__name__)
 
 
 class ScreenPopRelay:
-    def __init__(self, bus: Bus, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        session_factory: async_sessionmaker[AsyncSession],
+        record: PopRecord | None = None,
+    ) -> None:
+        """``record`` keeps the pops made in the database, so that a restart of this
+        process (or of the API's) knows what each agent should see."""
         self._bus = bus
-        self.screen_pop = ScreenPop(session_factory, self.push)
+        self.record = record
+        self.screen_pop = ScreenPop(session_factory, self.push, record=record)
 
     async def push(self, agent_interface: str, message: dict[str, Any]) -> None:
         """One message for one agent's browsers."""
@@ -53,3 +62,5 @@ class ScreenPopRelay:
 
     async def drain(self) -> None:
         await self.screen_pop.drain()
+        if self.record is not None:
+            await self.record.flush()

@@ -15,7 +15,10 @@ a list response in one piece, so no live event falls between its items):
   connected; a caller in ``Application: Queue`` waits in the queue of its
   ``ApplicationData``; a leg app_queue dialled (``Application: AppQueue``) that still rings
   is offered unless already offered, and one that is ``Up`` was answered (``call_answered``
-  if we had popped it). Nothing already emitted is emitted again.
+  if we had popped it; offered and answered at once if we had not: the process started
+  mid-call). Nothing already emitted is emitted again. ``CallTracker.live`` then lists every
+  offer ringing or answered (``AmiService`` publishes it as ``node_resynced``, so the
+  screen-pop side can withdraw pops it made before a restart for calls that ended meanwhile).
 
 ``SnapshotHandlers`` is a mixin of ``CallTracker``: it uses the tracker's call helpers.
 """
@@ -192,6 +195,19 @@ class SnapshotHandlers:
         node.dnid.clear()
         node.entries.clear()
 
+    @staticmethod
+    def live_offers(node: NodeState) -> tuple[tuple[str, str, str], ...]:
+        """``(linkedid, agent_interface, state)`` of every offer ringing (``ringing``) or
+        answered (``answered``) on ``node`` now."""
+        live = []
+        for call in node.calls.values():
+            for offer in call.offers.values():
+                if offer.open:
+                    live.append((call.linkedid, offer.interface, "ringing"))
+            if call.answered_by is not None:
+                live.append((call.linkedid, call.answered_by, "answered"))
+        return tuple(live)
+
     def _resync_agent_leg(
         self,
         node: NodeState,
@@ -215,6 +231,12 @@ class SnapshotHandlers:
             self._offer(node, call, interface, uniqueid, now, out)
         elif state == _UP and call.answered_by != interface:
             offer = call.offers.get(interface)
+            if offer is None:
+                # Answered before this process started (a restart mid-call): the agent on
+                # the call should see its pop, so offer it and answer it at once. A pop
+                # made before the restart has the same pop_id and is not shown twice.
+                self._offer(node, call, interface, uniqueid, now, out)
+                offer = call.offers[interface]
             call.answered_by = interface
             call.answer_pending = None
             call.answered_at = now

@@ -20,7 +20,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from sqlalchemy import ARRAY, String, bindparam, text
@@ -34,8 +35,12 @@ from cti.ami.events import (
     CallOffered,
     CallOfferWithdrawn,
     DomainEvent,
+    NodeResynced,
 )
 from cti.store.tickets import OPEN_STATUSES
+
+if TYPE_CHECKING:
+    from cti.ami.popstore import PopRecord
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ _TEXT = 200  # characters of free text (notes, ticket descriptions) in a pop
 
 RINGING = "ringing"
 ANSWERED = "answered"
+ENDED = "ended"
 
 
 def pop_id(node: str, linkedid: str, agent_interface: str) -> str:
@@ -117,9 +123,43 @@ class PopBook:
                     del self._pops[key]
                     kind = "ended" if pop.state == ANSWERED else "withdraw"
                     reason = None if kind == "ended" else "ended"
-                    out.append(PopAction(kind, key, pop.offer.agent_interface, reason=reason))
+                    out.append(
+                        PopAction(kind, key, pop.offer.agent_interface, reason=reason, pop=pop)
+                    )
             return out
+        if isinstance(event, NodeResynced):
+            return self._reconcile(event)
         return []
+
+    def _reconcile(self, event: NodeResynced) -> list[PopAction]:
+        """After a resync, pops of the node that Asterisk no longer rings or connects
+        (made before this process restarted, or missed while it was away) are withdrawn,
+        or ended if they were answered; one answered meanwhile is marked answered."""
+        live = {(linkedid, interface): state for linkedid, interface, state in event.live}
+        out = []
+        for key, pop in list(self._pops.items()):
+            if pop.offer.node != event.node:
+                continue
+            now = live.get((pop.offer.linkedid, pop.offer.agent_interface))
+            interface = pop.offer.agent_interface
+            if now is None:
+                del self._pops[key]
+                if pop.state == ANSWERED:
+                    out.append(PopAction("ended", key, interface, pop=pop))
+                else:
+                    out.append(PopAction("withdraw", key, interface, reason="vanished"))
+            elif now == ANSWERED and pop.state == RINGING:
+                pop.state = ANSWERED
+                out.append(PopAction("answered", key, interface, pop=pop))
+        return out
+
+    def restore(self, pop: Pop) -> bool:
+        """Take back a pop made before a restart (``pop.payload`` already shown); False
+        if the book already holds one with that id."""
+        if pop.pop_id in self._pops:
+            return False
+        self._pops[pop.pop_id] = pop
+        return True
 
     def pending(self, agent_interface: str) -> list[Pop]:
         """Pops still ringing or answered on this interface, oldest first."""
@@ -305,6 +345,42 @@ def build_pop(pop: Pop, lookup: dict[str, Any], max_bytes: int = MAX_POP_BYTES) 
     return payload
 
 
+def _message(pop: Pop) -> dict[str, Any]:
+    """The ``pop`` bus message of ``pop`` as the hub receives it (what is recorded)."""
+    return {
+        "type": "pop",
+        "pop_id": pop.pop_id,
+        "pop": pop.payload,
+        "interface": pop.offer.agent_interface,
+    }
+
+
+def pop_of_message(message: dict[str, Any]) -> Pop | None:
+    """The ``Pop`` a recorded ``pop`` message describes (None if it is not one)."""
+    try:
+        payload = message["pop"]
+        caller = payload.get("caller") or {}
+        offer = CallOffered(
+            node=payload["node"],
+            linkedid=payload["linkedid"],
+            uniqueid=payload.get("uniqueid") or payload["linkedid"],
+            caller_number=caller.get("number") or "",
+            caller_name=caller.get("name"),
+            did=payload.get("did"),
+            county=payload.get("county"),
+            queue=payload.get("queue"),
+            agent_interface=payload["agent_interface"],
+            at=datetime.fromisoformat(payload["offered_at"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("unreadable recorded screen-pop skipped")
+        return None
+    state = payload.get("state")
+    if state not in (RINGING, ANSWERED):
+        return None
+    return Pop(message["pop_id"], offer, state=state, payload=payload)
+
+
 # --- wiring -----------------------------------------------------------------------------
 
 Push = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -327,13 +403,24 @@ class ScreenPop:
         session_factory: async_sessionmaker[AsyncSession],
         push: Push,
         book: PopBook | None = None,
+        record: PopRecord | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.push = push
         self.book = book if book is not None else PopBook()
+        self.record = record
         self._lookups: set[asyncio.Task[None]] = set()
+        self._restored: set[str] = set()
 
     async def handle(self, event: DomainEvent) -> None:
+        if self.record is not None and event.node not in self._restored:
+            # First event of this node since the process started: take back the pops it
+            # had made (the resync that follows says which of them still ring or talk).
+            self._restored.add(event.node)
+            for message in await self.record.restore(event.node):
+                pop = pop_of_message(message)
+                if pop is not None:
+                    self.book.restore(pop)
         for action in self.book.apply(event):
             if action.kind == "show":
                 assert action.pop is not None
@@ -345,12 +432,17 @@ class ScreenPop:
                     action.agent_interface,
                     {"type": "withdraw", "pop_id": action.pop_id, "reason": action.reason},
                 )
+                if self.record is not None:
+                    self.record.delete(action.pop_id)
             else:
-                if action.pop is not None and action.pop.payload is not None:
-                    action.pop.payload["state"] = action.pop.state
+                pop = action.pop
+                if pop is not None and pop.payload is not None:
+                    pop.payload["state"] = ENDED if action.kind == "ended" else pop.state
                 await self.push(
                     action.agent_interface, {"type": action.kind, "pop_id": action.pop_id}
                 )
+                if self.record is not None and pop is not None and pop.payload is not None:
+                    self.record.put(_message(pop))
 
     async def _show(self, pop: Pop) -> None:
         try:
@@ -365,6 +457,8 @@ class ScreenPop:
             pop.offer.agent_interface,
             {"type": "pop", "pop_id": pop.pop_id, "pop": pop.payload},
         )
+        if self.record is not None:
+            self.record.put(_message(pop))
 
     def pending(self, agent_interface: str) -> list[dict[str, Any]]:
         """Payloads of the pops still pending for a (re)connecting browser."""

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cti.ami.connection import AmiConnection, ConnectionState
-from cti.ami.events import EVENT_TYPES, DomainEvent
+from cti.ami.events import EVENT_TYPES, DomainEvent, NodeResynced
 from cti.ami.protocol import AmiMessage
 from cti.ami.tracker import CallTracker, default_county_of_queue
 from cti.numbers import NumberPlan
@@ -85,6 +85,10 @@ class AmiService:
                 log.exception("AMI event listener failed")
         for event in self.tracker.feed(message, node):
             self._queue.put_nowait(event)
+        if message.get("Event") == "CoreShowChannelsComplete":
+            # The resync's commit point: what rings and who is on a call now, for pops
+            # made before this process (re)started.
+            self._queue.put_nowait(NodeResynced(node=node, live=self.tracker.live(node)))
 
     async def _publish_loop(self) -> None:
         while True:

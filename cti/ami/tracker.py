@@ -191,6 +191,12 @@ class CallTracker(SnapshotHandlers):
         state = self._nodes.get(node)
         return len(state.calls) if state else 0
 
+    def live(self, node: str) -> tuple[tuple[str, str, str], ...]:
+        """``(linkedid, agent_interface, "ringing" | "answered")`` of every offer ringing or
+        answered on ``node`` now (after a resync: what the agents' screens should show)."""
+        state = self._nodes.get(node)
+        return self.live_offers(state) if state is not None else ()
+
     def ringing(self, node: str) -> list[tuple[str, str]]:
         """(linkedid, agent_interface) of every open offer on ``node`` (for tests/debug)."""
         state = self._nodes.get(node)

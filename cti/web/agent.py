@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from starlette.websockets import WebSocketState
 
 from cti.store.users import Role
 from cti.web.deps import WS_FORBIDDEN, AgentUser, RequireRole
+from cti.web.hub import AgentHub
 from cti.web.sessions import AuthContext
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ async def agent_socket(
     # The hub only sends; a closed browser is noticed by reading. Run both and stop at the
     # first to finish, so no handler outlives its socket (uvicorn waits for them at exit).
     sender = asyncio.create_task(hub.serve(websocket, interface))
-    reader = asyncio.create_task(_drain(websocket))
+    reader = asyncio.create_task(_read(websocket, hub, interface))
     try:
         await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -59,9 +61,22 @@ async def agent_socket(
                 await websocket.close()
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the browser sends until it disconnects."""
+#: A browser's message is a small JSON object (``{"type": "close", "pop_id"}``).
+MAX_MESSAGE = 2048
+
+
+async def _read(websocket: WebSocket, hub: AgentHub, interface: str) -> None:
+    """Hand what the browser sends to the hub (JSON text only, small) until it
+    disconnects; anything else is ignored."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        raw = message.get("text")
+        if not raw or len(raw) > MAX_MESSAGE:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        await hub.receive(interface, data)

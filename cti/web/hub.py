@@ -8,12 +8,20 @@ in another process) as JSON objects with ``type`` and the agent's ``interface``:
   (``cti.ami.screenpop.build_pop``: caller, citizens, last calls, open tickets);
 - ``withdraw``: that agent's phone stopped ringing (``pop_id``, ``reason``);
 - ``answered``: the agent took the call; the pop stays on screen (``pop_id``);
-- ``ended``: the call is over; the agent may still be writing the ticket (``pop_id``);
+- ``ended``: the call is over; the agent may still be writing the ticket (``pop_id``): the
+  pop stays (reloads, reconnects, restarts) until the agent closes it or a ticket is saved
+  from the call;
+- ``closed``: the agent closed that ended pop (in one of their browsers);
 - ``agent_state``: the agent's phone state (``state``).
 
 The hub keeps the pops still pending per interface, so a browser that (re)connects while
-the phone rings, or during the call, gets them at once. ``pop_id`` is
-``node:linkedid:interface``: a repeated ``pop`` for the same call replaces the pending one.
+the phone rings, during the call or after it, gets them at once; with a database
+(``session_factory``) it adds what ``cti.store.screen_pops`` holds, so an API process that
+(re)started after the pop was made knows it too. ``pop_id`` is ``node:linkedid:interface``:
+a repeated ``pop`` for the same call replaces the pending one. The ``hello`` frame lists the
+``pop_ids`` that follow it, so a reconnecting browser drops cards that ended meanwhile, and
+a socket is never sent a message that does not change what it shows (no duplicate).
+The browser sends ``{"type": "close", "pop_id"}`` to close an ended pop.
 """
 
 from __future__ import annotations
@@ -26,8 +34,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from cti.bus import SCREENPOP_CHANNEL, Bus, Subscription
 from cti.service import Health
+from cti.store import screen_pops
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +60,12 @@ class Socket(Protocol):
 #: Stale pops appear when the AMI process dies mid-call (nobody withdraws them then).
 RINGING_MAX_S = 15 * 60
 ANSWERED_MAX_S = 4 * 3600
+#: An ended pop the agent never closed is dropped after a working day.
+ENDED_MAX_S = 12 * 3600
+#: A pop withdrawn or closed is remembered this long, so that a database row written
+#: late (the AMI side records pops in batches) does not bring it back.
+GONE_S = 60.0
+MAX_POP_ID = 400
 
 
 class PendingPops:
@@ -58,11 +77,14 @@ class PendingPops:
         clock: Callable[[], float] = time.monotonic,
         ringing_max_s: float = RINGING_MAX_S,
         answered_max_s: float = ANSWERED_MAX_S,
+        ended_max_s: float = ENDED_MAX_S,
     ) -> None:
         self._by_interface: dict[str, dict[str, tuple[dict[str, Any], float]]] = defaultdict(dict)
         self.agent_states: dict[str, dict[str, Any]] = {}
         self._clock = clock
-        self._max = {"ringing": ringing_max_s, "answered": answered_max_s}
+        self._max = {"ringing": ringing_max_s, "answered": answered_max_s, "ended": ended_max_s}
+        #: pop_id -> when it was withdrawn or closed.
+        self._gone: dict[str, float] = {}
 
     def apply(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -73,12 +95,15 @@ class PendingPops:
         key = key if isinstance(key, str) else ""
         pops = self._by_interface[interface]
         if kind == "pop" and key and isinstance(message.get("pop"), dict):
-            pops[key] = (message, self._clock())
-        elif kind == "answered" and key in pops:
+            if key not in self._gone:
+                pops[key] = (message, self._clock())
+        elif kind in ("answered", "ended") and key in pops:
             shown = pops[key][0]
-            pops[key] = ({**shown, "pop": {**shown["pop"], "state": "answered"}}, self._clock())
-        elif kind in ("withdraw", "ended"):
+            pops[key] = ({**shown, "pop": {**shown["pop"], "state": kind}}, self._clock())
+        elif kind in ("withdraw", "closed"):
             pops.pop(key, None)
+            if key:
+                self._gone[key] = self._clock()
         elif kind == "agent_state":
             self.agent_states[interface] = message
         if not pops:
@@ -98,10 +123,57 @@ class PendingPops:
     def for_interface(self, interface: str) -> list[dict[str, Any]]:
         return [message for message, _ in self._expire(interface).values()]
 
+    def merge(self, interface: str, recorded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """This interface's pops: the ones held here, and the ``recorded`` ones (from the
+        database) not held here and not withdrawn or closed lately. Of two versions of a
+        pop the later state wins (ringing < answered < ended)."""
+        now = self._clock()
+        for key, since in list(self._gone.items()):
+            if now - since > GONE_S:
+                del self._gone[key]
+        held = {m["pop_id"]: m for m in self.for_interface(interface)}
+        rank = {"ringing": 0, "answered": 1, "ended": 2}
+        for message in recorded:
+            key = message.get("pop_id")
+            pop = message.get("pop")
+            if not isinstance(key, str) or not isinstance(pop, dict) or key in self._gone:
+                continue
+            if message.get("interface") != interface:
+                continue
+            mine = held.get(key)
+            if mine is None or rank.get(pop.get("state"), 0) > rank.get(
+                mine["pop"].get("state"), 0
+            ):
+                held[key] = message
+        return sorted(held.values(), key=lambda m: str(m["pop"].get("offered_at") or ""))
+
     def count(self) -> int:
         for interface in list(self._by_interface):
             self._expire(interface)
         return sum(len(p) for p in self._by_interface.values())
+
+
+def _changes(shown: dict[str, str], message: dict[str, Any]) -> bool:
+    """Whether ``message`` changes what a socket shows (``shown``: pop_id -> state);
+    updates ``shown``. A pop, answer or end the socket already shows is not sent again."""
+    key = message.get("pop_id")
+    kind = message.get("type")
+    if not isinstance(key, str):
+        return True
+    if kind == "pop":
+        state = message.get("pop", {}).get("state", "ringing")
+        if key in shown:
+            return False
+        shown[key] = state
+        return True
+    if kind in ("answered", "ended"):
+        if shown.get(key) == kind:
+            return False
+        shown[key] = kind
+        return True
+    if kind in ("withdraw", "closed"):
+        shown.pop(key, None)
+    return True
 
 
 class _Client:
@@ -116,9 +188,15 @@ class AgentHub:
 
     name = "hub"
 
-    def __init__(self, bus: Bus, channel: str = CHANNEL) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        channel: str = CHANNEL,
+        session_factory: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._bus = bus
         self._channel = channel
+        self._session_factory = session_factory
         self._clients: dict[str, set[_Client]] = defaultdict(set)
         self.pending = PendingPops()
         self._task: asyncio.Task[None] | None = None
@@ -159,27 +237,94 @@ class AgentHub:
                 self._clients[interface].discard(client)
                 asyncio.ensure_future(client.socket.close(1013, "too slow"))
 
+    async def _snapshot(self, interface: str) -> list[dict[str, Any]]:
+        """What this interface should see now: pops held here and recorded ones, less the
+        ended ones a ticket was saved from. Without the database: those held here."""
+        if self._session_factory is None:
+            return self.pending.for_interface(interface)
+        try:
+            recorded = await screen_pops.for_interface(self._session_factory, interface)
+            pops = self.pending.merge(interface, recorded)
+            ended = [m for m in pops if m["pop"].get("state") == "ended"]
+            saved = await screen_pops.ticket_saved(
+                self._session_factory,
+                [(str(m["pop"].get("node")), str(m["pop"].get("linkedid"))) for m in ended],
+            )
+        except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.exception("recorded screen-pops unavailable; sending those held here")
+            return self.pending.for_interface(interface)
+        return [
+            m
+            for m in pops
+            if m["pop"].get("state") != "ended"
+            or (m["pop"].get("node"), m["pop"].get("linkedid")) not in saved
+        ]
+
     async def serve(self, socket: Socket, interface: str) -> None:
-        """Run one agent socket until it closes: first the pending state, then live messages."""
+        """Run one agent socket until it closes: ``hello`` (with the ``pop_ids`` that
+        follow), the pops it should see now, then live messages -- each at most once per
+        state, however the snapshot and the live stream overlap."""
         client = _Client(socket, interface)
         self._clients[interface].add(client)
+        shown: dict[str, str] = {}  # pop_id -> state this socket shows
         try:
-            hello: dict[str, Any] = {"type": "hello", "interface": interface}
+            snapshot = await self._snapshot(interface)
+            hello: dict[str, Any] = {
+                "type": "hello",
+                "interface": interface,
+                "pop_ids": [m["pop_id"] for m in snapshot],
+            }
             state = self.pending.agent_states.get(interface)
             if state:
                 hello["agent_state"] = state.get("state")
             await socket.send_json(hello)
-            for message in self.pending.for_interface(interface):
+            for message in snapshot:
+                shown[message["pop_id"]] = message["pop"].get("state", "ringing")
                 await socket.send_json(message)
                 self.delivered += 1
             while True:
                 message = await client.queue.get()
+                if not _changes(shown, message):
+                    continue
                 await socket.send_json(message)
                 self.delivered += 1
         finally:
             self._clients[interface].discard(client)
             if not self._clients[interface]:
                 del self._clients[interface]
+
+    async def receive(self, interface: str, data: Any) -> None:
+        """A message from an agent's browser. ``{"type": "close", "pop_id"}`` closes one
+        of this interface's ended pops (in every browser, every API process); anything
+        else is ignored (logged)."""
+        if not isinstance(data, dict) or data.get("type") != "close":
+            log.info("agent socket sent an unknown message", extra={"interface": interface})
+            return
+        key = data.get("pop_id")
+        if not isinstance(key, str) or not key or len(key) > MAX_POP_ID:
+            return
+        if not key.endswith(":" + interface):
+            return  # someone else's pop: pop_id ends with the interface it was made for
+        held = {m["pop_id"]: m for m in self.pending.for_interface(interface)}
+        known = key in held and held[key]["pop"].get("state") == "ended"
+        if self._session_factory is not None:
+            try:
+                known = await screen_pops.close(self._session_factory, key, interface) or known
+            except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("screen-pop close not recorded")
+        if known:
+            with contextlib.suppress(Exception):
+                await self._bus.publish(
+                    self._channel, {"type": "closed", "pop_id": key, "interface": interface}
+                )
+
+    async def close_sockets(self, interface: str, code: int = 1012, reason: str = "") -> int:
+        """Close every socket of ``interface`` (the browsers reconnect); how many."""
+        clients = list(self._clients.get(interface, ()))
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.socket.close(code, reason or "reconnect")
+        return len(clients)
 
     def connected(self) -> int:
         return sum(len(c) for c in self._clients.values())

@@ -9,6 +9,7 @@
   const idleEl = document.getElementById("idle");
   const template = document.getElementById("pop-template");
   const pops = new Map(); // pop_id ("node:linkedid:interface") -> card element
+  let socket = null;
   let categories = null;
   let retryMs = 1000;
 
@@ -190,7 +191,7 @@
     text(field("county"), pop.county);
     text(field("did"), pop.did);
     text(field("queue"), pop.queue);
-    text(field("status"), STATUS[pop.state] || "ringing");
+    setStatus(card, key, pop.state);
     renderCitizen(card.querySelector(".citizen"), pop, card);
     const address = card.querySelector(".ticket-form input[name=address]");
     if (citizen && citizen.address && !address.value) address.value = citizen.address;
@@ -206,31 +207,62 @@
     card.dispatchEvent(new CustomEvent("pop:shown", { bubbles: true, detail: pop }));
   }
 
-  function mark(message, status, remove) {
+  // The status line; an ended pop gets a Close button (the pop stays, across reloads,
+  // until the agent closes it or a ticket is saved from it).
+  function setStatus(card, key, state) {
+    text(card.querySelector("[data-field=status]"), STATUS[state] || "ringing");
+    card.dataset.state = state || "ringing";
+    let close = card.querySelector("button.close-pop");
+    if (state !== "ended") { if (close) close.remove(); return; }
+    if (close) return;
+    close = document.createElement("button");
+    close.type = "button";
+    close.className = "close-pop";
+    close.dataset.testid = "close-pop";
+    close.textContent = "Close";
+    close.addEventListener("click", () => {
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ type: "close", pop_id: key }));
+      }
+      remove(key);
+    });
+    card.querySelector("[data-field=status]").after(close);
+  }
+
+  function remove(key) {
+    const card = pops.get(key);
+    if (!card) return;
+    card.remove();
+    pops.delete(key);
+    idleEl.hidden = pops.size > 0;
+  }
+
+  function mark(message, state, drop) {
     const card = pops.get(keyOf(message));
     if (!card) return;
-    if (remove) {
-      card.remove();
-      pops.delete(keyOf(message));
-      idleEl.hidden = pops.size > 0;
-      return;
-    }
-    text(card.querySelector("[data-field=status]"), status);
+    if (drop) { remove(keyOf(message)); return; }
+    setStatus(card, keyOf(message), state);
   }
 
   function onMessage(message) {
     switch (message.type) {
       case "hello":
         if (message.agent_state) text(document.getElementById("agent-state"), message.agent_state);
+        // After a reconnect: the pops listed follow; a card not listed ended meanwhile.
+        if (Array.isArray(message.pop_ids)) {
+          const current = new Set(message.pop_ids);
+          for (const key of [...pops.keys()]) if (!current.has(key)) remove(key);
+        }
         break;
       case "pop":
         showPop(message);
         break;
       case "withdraw":
+      case "closed":
         mark(message, null, true);
         break;
       case "answered":
-        mark(message, "in call", false);
+        mark(message, "answered", false);
         break;
       case "ended":
         mark(message, "ended", false);
@@ -244,6 +276,7 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/agent`);
+    socket = ws;
     ws.onopen = () => { setLink("connected"); retryMs = 1000; };
     ws.onmessage = (ev) => {
       try { onMessage(JSON.parse(ev.data)); } catch (err) { console.error(err); }

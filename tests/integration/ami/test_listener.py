@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from cti.ami.connection import AmiConnection, Backoff, ConnectionState
-from cti.ami.events import DomainEvent
+from cti.ami.events import DomainEvent, NodeResynced
 from cti.ami.service import AmiService
 from cti.numbers import NumberPlan
 from cti.settings import AmiNode
@@ -60,11 +60,17 @@ OFFER = offered(
 class Listener:
     def __init__(self, server: FakeAsterisk, **options: object) -> None:
         self.events: list[DomainEvent] = []
+        self.resyncs: list[NodeResynced] = []
         node = AmiNode("pbx1", "127.0.0.1", server.port, "hotline", "hotline-secret")
         self.service = AmiService([node], NumberPlan(), self.publish, **{**FAST, **options})
         self.connection = self.service.connections[0]
 
     async def publish(self, event: DomainEvent) -> None:
+        # The resync's summary (``node_resynced``) is checked on its own, in
+        # tests/integration/ami/test_restart.py; the call events are compared here.
+        if isinstance(event, NodeResynced):
+            self.resyncs.append(event)
+            return
         self.events.append(event)
 
     def dicts(self) -> list[dict]:
