@@ -19,7 +19,6 @@ from starlette.websockets import WebSocketState
 from cti.store.callbacks import CallbackRequest, CallbackStatus
 from cti.store.counties import County
 from cti.store.users import Role, User
-from cti.web.agent import _drain
 from cti.web.deps import DbSession, RequireRole
 from cti.web.sessions import AuthContext
 
@@ -101,7 +100,7 @@ async def wallboard_socket(websocket: WebSocket, ctx: SupervisorUser, db: DbSess
     sender = asyncio.create_task(
         hub.serve(websocket, scope(ctx.user, counties), ctx.user.id, hello)
     )
-    reader = asyncio.create_task(_drain(websocket))
+    reader = asyncio.create_task(_ignore_until_closed(websocket))
     try:
         await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -113,3 +112,12 @@ async def wallboard_socket(websocket: WebSocket, ctx: SupervisorUser, db: DbSess
         if websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()
+
+
+async def _ignore_until_closed(websocket: WebSocket) -> None:
+    """The board is read-only: what the browser sends is read and dropped until it
+    disconnects."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
