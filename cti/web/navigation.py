@@ -29,11 +29,12 @@ API_DOCS = Link("/api/docs", "API")
 REVISITS = Link("/revisits", "Revisits")
 COMPANIES = Link("/admin/companies", "Companies")
 PORTAL = Link("/portal", "Jobs")
+REPORTS = Link("/reports", "Reports")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS),
     Role.INSPECTOR: (RECORDINGS, TICKETS),  # tickets read-only: no buttons, no notes
-    Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS),
+    Role.SUPERVISOR: (TICKETS, RECORDINGS, REVISITS, REPORTS),
     Role.ADMIN: (
         USERS,
         COUNTIES,
@@ -44,6 +45,7 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
         RECORDINGS,
         AUDIT,
         REVISITS,
+        REPORTS,
     ),
     Role.COMPANY: (PORTAL,),
 }
