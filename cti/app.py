@@ -48,6 +48,7 @@ from cti.web import (
     portal,
     recordings,
     reference,
+    reports,
     revisits,
     routing,
     sms,
@@ -263,6 +264,7 @@ def create_app(
         app.include_router(dispatch.router)
         app.include_router(callbacks.router)
         app.include_router(revisits.router)
+        app.include_router(reports.router)
         app.include_router(citizens.router)
         app.include_router(routing.router)
         app.include_router(recordings.router)

@@ -21,6 +21,7 @@ from cti.ami import cli as ami_cli
 from cti.recordings import cli as recordings_cli
 from cti.routing import cli as routing_cli
 from cti.settings import Settings
+from cti.stats import cli as reports_cli
 from cti.store.db import resolve_database_url, with_session
 
 log = logging.getLogger("cti")
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     ami_cli.register(cmd)
     routing_cli.register(cmd)
     recordings_cli.register(cmd)
+    reports_cli.register(cmd)
     return parser
 
 

@@ -31,11 +31,12 @@ COMPANIES = Link("/admin/companies", "Companies")
 PORTAL = Link("/portal", "Jobs")
 KNOWLEDGE = Link("/knowledge", "Knowledge")
 WALLBOARD = Link("/supervisor", "Wallboard")
+REPORTS = Link("/reports", "Reports")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS, KNOWLEDGE),
     Role.INSPECTOR: (RECORDINGS, TICKETS, KNOWLEDGE),  # tickets read-only: no buttons, no notes
-    Role.SUPERVISOR: (WALLBOARD, TICKETS, RECORDINGS, REVISITS, KNOWLEDGE),
+    Role.SUPERVISOR: (WALLBOARD, TICKETS, RECORDINGS, REVISITS, REPORTS, KNOWLEDGE),
     Role.ADMIN: (
         USERS,
         COUNTIES,
@@ -48,6 +49,7 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
         REVISITS,
         KNOWLEDGE,
         WALLBOARD,
+        REPORTS,
     ),
     Role.COMPANY: (PORTAL,),
     Role.EDITOR: (KNOWLEDGE,),

@@ -1,0 +1,38 @@
+"""The call rollup (kept by the ``calls_rollup`` trigger, migration 0011) and the
+service-level target per county."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cti.store.base import Base
+
+
+class CallRollupDaily(Base):
+    """Inbound calls of one day, county, queue, disposition and wait second (0 / "" for
+    none). Written only by the trigger."""
+
+    __tablename__ = "call_rollup_daily"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    disposition: Mapped[str] = mapped_column(String(16), primary_key=True)
+    wait_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int]
+    talk_s: Mapped[int] = mapped_column(BigInteger)
+    handle_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class CountyServiceLevel(Base):
+    """N of "answered within N s" for one county (20 s when it has no row)."""
+
+    __tablename__ = "county_service_levels"
+
+    county_id: Mapped[int] = mapped_column(
+        ForeignKey("counties.id", ondelete="CASCADE"), primary_key=True
+    )
+    answer_within_s: Mapped[int] = mapped_column(default=20, server_default="20")
