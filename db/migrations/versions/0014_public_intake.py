@@ -4,8 +4,8 @@ Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 06:00:00
 
-Reserved in the chain so that parallel work can each fill one migration; a revision left
-empty changes nothing.
+Released empty, and it stays empty: a database already past it would never run new
+contents. The work it was reserved for has its own later revision.
 """
 
 from collections.abc import Sequence

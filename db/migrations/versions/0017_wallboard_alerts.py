@@ -1,0 +1,24 @@
+"""Wallboard alerts: per-county thresholds, alert log, email (issue 14).
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-07 09:40:00
+
+Reserved in the chain so that parallel work can each fill one migration; a revision left
+empty changes nothing.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0017"
+down_revision: str | None = "0016"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
