@@ -104,6 +104,15 @@ class Ticket(Timestamps, Base):
         Index("ix_tickets_subcategory_created", "subcategory_id", "created_at"),
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_status_category_created", "status", "category_id", "created_at"),
+        # Free text + status + category for an agent (migration 0020): the county's part of
+        # the scope as a bitmap, ANDed with the words'.
+        Index(
+            "ix_tickets_status_category_county_created",
+            "status",
+            "category_id",
+            "county_id",
+            "created_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,11 @@
-"""Reading tickets for the centre's staff: one ticket within the viewer's scope, and the
-rows of its timeline (merged by the pure :mod:`cti.tickets.timeline`)."""
+"""Reading tickets for the centre's staff: a page of the search, one ticket within the
+viewer's scope, and the rows of its timeline (merged by the pure
+:mod:`cti.tickets.timeline`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +21,35 @@ from cti.store.revisits import OutboundCall, Revisit
 from cti.store.sms import SmsInbound, SmsOutbox
 from cti.store.tickets import Ticket, TicketEvent
 from cti.store.users import User
-from cti.tickets import access, timeline
+from cti.tickets import access, search, timeline
 
 NUMBER_MAX = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    tickets: list[Ticket]
+    #: The cursor of the next (older) page, None when this is the last.
+    older: str | None
+
+
+async def search_page(
+    db: AsyncSession,
+    filters: search.Filters,
+    scope: access.Scope,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = search.PAGE_SIZE,
+) -> Page:
+    """One page of the search (:func:`cti.tickets.search.page_query`), newest first, each
+    ticket once, and the cursor of the next page."""
+    stmt = search.page_query(filters, scope, after=after, limit=limit)
+    found = list((await db.scalars(stmt)).all())
+    older = None
+    if len(found) > limit:
+        found = found[:limit]
+        older = search.encode_cursor(found[-1].created_at, found[-1].id)
+    return Page(search.distinct_rows(found), older)
 
 
 async def visible_ticket(db: AsyncSession, user: User, number: str, *, lock: bool = False):

@@ -164,14 +164,9 @@ async def tickets_page(
     older = None
     if not errors:
         chosen = search.tab_filters(current, user.id, user.county_id, utcnow(), filters)
-        stmt = search.page_query(chosen, access.scope_of(user), after=cursor)
-        found = list((await db.scalars(stmt)).all())
-        if len(found) > search.PAGE_SIZE:
-            found = found[: search.PAGE_SIZE]
-            last = found[-1]
-            older = search.encode_cursor(last.created_at, last.id)
-        found = search.distinct_rows(found)
-        rows = await _rows(db, found)
+        page = await read.search_page(db, chosen, access.scope_of(user), after=cursor)
+        older = page.older
+        rows = await _rows(db, page.tickets)
     return request.app.state.templates.TemplateResponse(
         request,
         "tickets.html",
