@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     #: Seconds a company's webhook may take to answer before the attempt counts as failed.
     webhook_timeout_s: float = 5.0
+    #: Post webhooks to this machine's own addresses too (refused by default, also when a
+    #: company's host name resolves to one at send time): for a lab or a test receiver.
+    webhook_allow_local: bool = False
     #: How often the notifier looks for due notifications, and for overdue dispatches.
     notifier_interval_s: float = 5.0
     overdue_interval_s: float = 60.0

@@ -164,7 +164,13 @@ def _is_local(host: str) -> bool:
         return True
     if not _is_ip_address(name):
         return False
-    address = ipaddress.ip_address(name)
+    return local_address(ipaddress.ip_address(name))
+
+
+def local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook must not be posted to ``address``: this machine (loopback, the
+    unspecified address), the link (link-local, where cloud metadata services answer),
+    multicast or reserved space; an IPv4-mapped IPv6 address counts as its IPv4 one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return (

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.bus import Bus
+from cti.companies import rules
 from cti.dispatch import notify
 from cti.dispatch.service import flag_overdue
 from cti.service import Health
@@ -108,8 +111,11 @@ class Notifier:
         overdue_interval_s: float = 60.0,
         overdue_email_to: tuple[str, ...] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        allow_local_webhooks: bool = False,
     ) -> None:
         self.session_factory = session_factory
+        #: Only for tests and labs whose receiver runs on this machine.
+        self.allow_local_webhooks = allow_local_webhooks
         self.smtp = smtp
         self.bus = bus
         self.interval_s = interval_s
@@ -137,6 +143,7 @@ class Notifier:
             webhook_timeout_s=settings.webhook_timeout_s,
             overdue_interval_s=settings.overdue_interval_s,
             overdue_email_to=tuple(settings.overdue_email_to),
+            allow_local_webhooks=settings.webhook_allow_local,
         )
 
     # --- the service --------------------------------------------------------------------
@@ -284,6 +291,7 @@ class Notifier:
             raise PermanentFailure("the company has no http(s) webhook URL")
         if not row.webhook_secret:
             raise PermanentFailure("the company has no webhook secret to sign with")
+        await self._check_destination(url)
         body = notify.webhook_body(row.payload)
         headers = notify.webhook_headers(
             row.webhook_secret, int(self.clock().timestamp()), body, row.event
@@ -297,6 +305,33 @@ class Notifier:
             raise TimeoutError(f"no answer within {self.webhook_timeout_s:g} s") from None
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"the receiver answered HTTP {response.status_code}")
+
+    async def _check_destination(self, url: str) -> None:
+        """Refuse (for good) a webhook whose host resolves, now, to an address of this
+        machine or its link (:func:`cti.companies.rules.local_address`). The URL was
+        checked when it was saved, but only by its text: a name can be made to resolve to
+        127.0.0.1 or to the cloud's metadata address later. The HTTP client resolves the
+        name again when it connects, so a name that changes its answer between the two
+        look-ups in a second is not caught: that needs connecting to the address checked
+        here (not done: TLS would then have to be verified against the name)."""
+        if self.allow_local_webhooks:
+            return
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except socket.gaierror as exc:  # perhaps for a moment: retried
+            raise RuntimeError(f"cannot resolve {host}: {exc.strerror or exc}") from None
+        for *_, sockaddr in found:
+            address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+            if rules.local_address(address):
+                raise PermanentFailure(
+                    f"the webhook's host {host} resolves to {address}, an address of this "
+                    "machine or its link: not posted"
+                )
 
     async def _record(self, row: _Claimed, outcome: BaseException | None, now: datetime) -> None:
         async with self.session_factory() as db, db.begin():

@@ -153,7 +153,7 @@ async def test_without_smtp_email_rows_wait_and_webhooks_still_go(session_factor
             webhook_url=receiver.url,
             webhook_secret="k1",
         )
-        notifier = Notifier(session_factory, smtp=None)
+        notifier = Notifier(session_factory, smtp=None, allow_local_webhooks=True)
         await notifier.deliver_due()
         await notifier.stop()
     rows = await _rows(session_factory, dispatch.id)
@@ -167,7 +167,7 @@ async def test_webhook_is_signed_and_retried_with_backoff_after_a_500(session_fa
         dispatch, ticket = await _dispatched(
             session_factory, webhook_url=receiver.url, webhook_secret=secret
         )
-        notifier = Notifier(session_factory, smtp=None)
+        notifier = Notifier(session_factory, smtp=None, allow_local_webhooks=True)
         t0 = datetime.now(UTC) + timedelta(seconds=1)
         await notifier.deliver_due(t0)
         row = (await _rows(session_factory, dispatch.id))["webhook"]
@@ -205,7 +205,9 @@ async def test_a_hanging_receiver_costs_one_failed_attempt_and_blocks_nothing(
         dispatch, _ = await _dispatched(
             session_factory, webhook_url=receiver.url, webhook_secret="k"
         )
-        notifier = Notifier(session_factory, smtp=None, webhook_timeout_s=0.5)
+        notifier = Notifier(
+            session_factory, smtp=None, webhook_timeout_s=0.5, allow_local_webhooks=True
+        )
         delivery = asyncio.create_task(notifier.deliver_due())
         health = await client.get("/healthz")
         assert health.status_code in (200, 503)
@@ -222,7 +224,7 @@ async def test_gives_up_after_the_last_attempt_and_keeps_the_error(session_facto
         dispatch, _ = await _dispatched(
             session_factory, webhook_url=receiver.url, webhook_secret="k"
         )
-        notifier = Notifier(session_factory, smtp=None)
+        notifier = Notifier(session_factory, smtp=None, allow_local_webhooks=True)
         at = datetime.now(UTC) + timedelta(seconds=1)
         for _ in range(notify.MAX_ATTEMPTS):
             await notifier.deliver_due(at)
@@ -238,11 +240,32 @@ async def test_a_webhook_url_that_is_not_http_fails_at_once(session_factory):
     dispatch, _ = await _dispatched(
         session_factory, webhook_url="file:///etc/passwd", webhook_secret="k"
     )
-    notifier = Notifier(session_factory, smtp=None)
+    notifier = Notifier(session_factory, smtp=None, allow_local_webhooks=True)
     await notifier.deliver_due()
     await notifier.stop()
     row = (await _rows(session_factory, dispatch.id))["webhook"]
     assert row.status == "failed" and row.attempts == 1 and "http" in row.last_error
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "127.0.0.1", "[::1]", "[::ffff:127.0.0.1]"],
+    ids=["a-name-for-loopback", "ipv4-loopback", "ipv6-loopback", "ipv4-mapped"],
+)
+async def test_a_webhook_to_this_machine_is_refused_at_send_time(session_factory, host):
+    """The URL reached the row without the save-time check (as a name that resolved
+    elsewhere when it was saved would): at send time it resolves to this machine, so
+    nothing is posted, the row fails for good and says why."""
+    async with hooks([200]) as receiver:
+        url = f"http://{host}:{receiver.port}/hook"
+        dispatch, _ = await _dispatched(session_factory, webhook_url=url, webhook_secret="k")
+        notifier = Notifier(session_factory, smtp=None)
+        await notifier.deliver_due()
+        await notifier.stop()
+    row = (await _rows(session_factory, dispatch.id))["webhook"]
+    assert receiver.requests == []
+    assert row.status == "failed" and row.attempts == 1
+    assert "an address of this machine or its link: not posted" in row.last_error
 
 
 async def test_overdue_dispatches_go_to_the_county_supervisors_once(session_factory, smtp_server):
@@ -289,13 +312,17 @@ async def test_the_api_role_runs_the_notifier_and_it_delivers_on_its_own(session
     from cti.settings import Settings
     from tests.integration.agi.conftest import wait_for
 
-    settings = Settings(_env_file=None, data_dir=tmp_path, notifier_interval_s=0.05)
+    assert Settings(_env_file=None, data_dir=tmp_path).webhook_allow_local is False
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, notifier_interval_s=0.05, webhook_allow_local=True
+    )
     (notifier,) = [
         s
         for s in build_services(settings, {"api"}, session_factory, InMemoryBus())
         if s.name == "notifier"
     ]
     assert notifier.smtp is None and notifier.interval_s == 0.05
+    assert notifier.allow_local_webhooks  # the receiver below is on this machine
     async with hooks([]) as receiver:
         await notifier.start()
         try:
