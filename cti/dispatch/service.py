@@ -360,27 +360,35 @@ async def take_back_all(
 
 
 async def flag_overdue(db: AsyncSession, now: datetime) -> list[Dispatch]:
-    """Mark, once each, the dispatches still offered past ``accept_by`` or not done past
-    ``finish_by`` (``overdue_flagged_at``), and return them (telling the supervisors is
-    the notifier's job). Rows another worker is flagging are skipped. Caller commits."""
+    """Mark the dispatches still offered past ``accept_by`` (``accept_late_flagged_at``)
+    and those accepted or in service but not done past ``finish_by``
+    (``finish_late_flagged_at``), each deadline once, and return them; a dispatch's
+    status says which deadline it was flagged for now (offered: acceptance). Telling the
+    supervisors is the notifier's job. Rows another worker is flagging are skipped.
+    Caller commits."""
+    working = [DispatchStatus.ACCEPTED.value, DispatchStatus.IN_SERVICE.value]
+    late_accept = (
+        (Dispatch.status == DispatchStatus.OFFERED.value)
+        & (Dispatch.accept_by < now)
+        & Dispatch.accept_late_flagged_at.is_(None)
+    )
+    late_finish = (
+        Dispatch.status.in_(working)
+        & (Dispatch.finish_by < now)
+        & Dispatch.finish_late_flagged_at.is_(None)
+    )
     rows = (
         await db.scalars(
             select(Dispatch)
-            .where(
-                Dispatch.overdue_flagged_at.is_(None),
-                or_(
-                    (Dispatch.status == DispatchStatus.OFFERED.value) & (Dispatch.accept_by < now),
-                    Dispatch.status.in_(
-                        [DispatchStatus.ACCEPTED.value, DispatchStatus.IN_SERVICE.value]
-                    )
-                    & (Dispatch.finish_by < now),
-                ),
-            )
+            .where(or_(late_accept, late_finish))
             .order_by(Dispatch.id)
             .with_for_update(skip_locked=True)
         )
     ).all()
     for row in rows:
-        row.overdue_flagged_at = now
+        if row.status == DispatchStatus.OFFERED.value:
+            row.accept_late_flagged_at = now
+        else:
+            row.finish_late_flagged_at = now
     await db.flush()
     return list(rows)

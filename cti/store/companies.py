@@ -208,8 +208,11 @@ class Dispatch(Base):
     done_at: Mapped[datetime | None]
     done_note: Mapped[str | None] = mapped_column(Text)
     withdrawn_at: Mapped[datetime | None]
-    #: When the county's supervisors were told the acceptance or the work was late.
-    overdue_flagged_at: Mapped[datetime | None]
+    #: When the county's supervisors were told the company was late to accept, and late
+    #: to finish: two deadlines, two flags (migration 0020), so a job late on both is
+    #: reported twice, once for each.
+    accept_late_flagged_at: Mapped[datetime | None]
+    finish_late_flagged_at: Mapped[datetime | None]
     #: The ticket's ``created_at``, copied by a trigger on insert (migration 0008): ticket
     #: search by company walks a company's dispatches in their tickets' order.
     ticket_created_at: Mapped[datetime | None]

@@ -135,7 +135,8 @@ def dispatch_entry(dispatch: Any, companies: Mapping[int, str], agents: Mapping[
         ("started", dispatch.started_at),
         ("done", dispatch.done_at),
         ("withdrawn", dispatch.withdrawn_at),
-        ("flagged overdue", dispatch.overdue_flagged_at),
+        ("flagged late to accept", dispatch.accept_late_flagged_at),
+        ("flagged late to finish", dispatch.finish_late_flagged_at),
     ):
         if value is not None:
             facts.append((label, _when(value)))

@@ -75,7 +75,12 @@ class DispatchOut(BaseModel):
     done_at: datetime | None
     done_note: str | None
     withdrawn_at: datetime | None
-    overdue_flagged_at: datetime | None
+    accept_late_flagged_at: datetime | None = Field(
+        description="when the supervisors were told the company was late to accept"
+    )
+    finish_late_flagged_at: datetime | None = Field(
+        description="when the supervisors were told the company was late to finish"
+    )
     why: str | None = Field(description="why the company was suggested when it was chosen")
 
 
@@ -136,7 +141,8 @@ def dispatch_out(d: Dispatch, ticket_number: str, company_name: str) -> Dispatch
         done_at=d.done_at,
         done_note=d.done_note,
         withdrawn_at=d.withdrawn_at,
-        overdue_flagged_at=d.overdue_flagged_at,
+        accept_late_flagged_at=d.accept_late_flagged_at,
+        finish_late_flagged_at=d.finish_late_flagged_at,
         why=why if isinstance(why, str) else None,
     )
 

@@ -263,7 +263,7 @@ async def test_withdraw_needs_a_lead_of_the_county_and_tells_the_company(session
         await db.rollback()
 
 
-async def test_overdue_dispatches_are_flagged_once(session_factory):
+async def test_overdue_dispatches_are_flagged_once_per_deadline(session_factory):
     async with session_factory() as db:
         county = await make_county(db, accept_within_minutes=10, finish_within_hours=1)
         company = await make_company(db, [county])
@@ -292,7 +292,17 @@ async def test_overdue_dispatches_are_flagged_once(session_factory):
         assert mine & {d.id for d in late_finish} == {accepted.id}
         again = await service.flag_overdue(db, t0 + timedelta(hours=3))
         assert not mine & {d.id for d in again}
-        assert offered.overdue_flagged_at == t0 + timedelta(minutes=11)
+        assert offered.accept_late_flagged_at == t0 + timedelta(minutes=11)
+        assert offered.finish_late_flagged_at is None
+        assert accepted.accept_late_flagged_at is None
+        assert accepted.finish_late_flagged_at == t0 + timedelta(hours=2)
+        # Late to accept, then accepted and late to finish too: told twice, once for each.
+        await service.respond(db, offered.id, "accept", user, "")
+        later = await service.flag_overdue(db, t0 + timedelta(hours=4))
+        assert mine & {d.id for d in later} == {offered.id}
+        assert offered.finish_late_flagged_at == t0 + timedelta(hours=4)
+        assert offered.accept_late_flagged_at == t0 + timedelta(minutes=11)
+        assert not mine & {d.id for d in await service.flag_overdue(db, t0 + timedelta(hours=5))}
         await db.rollback()
 
 
