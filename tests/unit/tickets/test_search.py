@@ -117,3 +117,18 @@ def test_scope_is_simplified_by_the_filters():
     )
     supervisor_elsewhere, _ = _where(search.Filters(county_id=4), access.Scope(county_id=3)), None
     assert "false" in supervisor_elsewhere
+
+
+def test_a_company_search_says_its_date_range_once_on_the_dispatches():
+    """Said on both tables, the planner multiplies the two ranges' selectivities (1/24th
+    of the rows it will find for a month) and sorts a whole month of the company's
+    tickets instead of walking them newest first; measured in bench_ticket_search."""
+    month = {
+        "since": datetime(2026, 3, 1, tzinfo=UTC),
+        "until": datetime(2026, 4, 1, tzinfo=UTC),
+    }
+    sql, _ = _sql(search.Filters(company_id=7, **month))
+    assert "dispatches.ticket_created_at >= " in sql and "dispatches.ticket_created_at < " in sql
+    assert "tickets.created_at >=" not in sql and "tickets.created_at <" not in sql
+    sql, _ = _sql(search.Filters(**month))  # without a company: on the tickets
+    assert "tickets.created_at >= " in sql and "tickets.created_at < " in sql
