@@ -34,7 +34,7 @@ from cti.store.counties import County
 from cti.store.revisits import IN_PROGRESS, OutboundCall, OutboundPurpose, OutboundStatus
 from cti.store.routing import RoutingDid
 from cti.store.tickets import Ticket, TicketStatus
-from cti.store.users import User
+from cti.store.users import Role, User
 
 #: A claim on a callback request that is older than this may be taken over by another
 #: agent (the first one went home, or forgot): long enough to dial and talk, short enough
@@ -307,6 +307,51 @@ async def claim_callback(
         object_type="callback_request",
         object_id=request.id,
         ip=ip,
+    )
+    return request
+
+
+async def release_callback(
+    db: AsyncSession, user: User, request_id: int, *, ip: str | None = None
+) -> CallbackRequest:
+    """Give a claim back so another agent may call the citizen now, not in
+    :data:`CLAIM_MINUTES`: the agent who holds it, or a supervisor of the request's county
+    (the agent went home). Not while the holder's call back of it is dialing or
+    connected: it would be dialled twice.
+
+    Raises ``LookupError`` (no such request for this user) or :class:`ClaimTaken` (not
+    claimed, someone else's claim, or a call in progress)."""
+    request = await db.scalar(
+        select(CallbackRequest)
+        .where(CallbackRequest.id == request_id, *_callback_scope(user))
+        .with_for_update()
+    )
+    if request is None:
+        raise LookupError(request_id)
+    if request.claimed_by is None:
+        raise ClaimTaken("the request is not claimed")
+    if request.claimed_by != user.id and user.role != Role.SUPERVISOR.value:
+        raise ClaimTaken("the claim is another agent's")
+    calling = await db.scalar(
+        select(OutboundCall.id).where(
+            OutboundCall.callback_id == request.id,
+            OutboundCall.status.in_(IN_PROGRESS),
+        )
+    )
+    if calling is not None:
+        raise ClaimTaken("the citizen is being called back now")
+    holder = request.claimed_by
+    request.claimed_by = None
+    request.claimed_at = None
+    audit.record(
+        db,
+        actor_id=user.id,
+        actor_name=user.username,
+        action="callback.release",
+        object_type="callback_request",
+        object_id=request.id,
+        ip=ip,
+        detail={"holder_id": holder},
     )
     return request
 

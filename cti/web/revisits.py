@@ -33,6 +33,8 @@ router = APIRouter()
 Desk = Annotated[AuthContext, Depends(RequireRole(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 #: Who records what a citizen said (on our call, or when the citizen called in).
 Recorder = Annotated[AuthContext, Depends(RequireRole(Role.AGENT, Role.SUPERVISOR))]
+#: A claim is given back by its agent, or by a supervisor when the agent is gone.
+Releaser = Recorder
 TicketNumber = Annotated[str, Path(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9-]+$")]
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CountyCode = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -60,6 +62,11 @@ class ClaimOut(BaseModel):
     id: int
     claimed_by: str
     claimed_minutes: int = Field(description="the claim may be taken over after this long")
+
+
+class ReleaseOut(BaseModel):
+    id: int
+    claimed_by: None = Field(default=None, description="nobody holds the request now")
 
 
 def _node(request: Request) -> str:
@@ -196,6 +203,27 @@ async def claim(request_id: RequestId, ctx: AgentUser, db: DbSession, request: R
     )
 
 
+@router.delete(
+    "/api/callbacks/{request_id}/claim",
+    summary="Give a claim back: another agent may call the citizen now",
+    responses=documented(NotFound, Conflict),
+)
+async def release(
+    request_id: RequestId, ctx: Releaser, db: DbSession, request: Request
+) -> ReleaseOut:
+    """The agent who holds the claim, or a supervisor of the request's county; not while
+    the citizen is being called back."""
+    try:
+        await calls.release_callback(db, ctx.user, request_id, ip=client_ip(request))
+    except LookupError:
+        raise NotFound(f"no callback request {request_id}") from None
+    except calls.ClaimTaken as exc:
+        await db.rollback()
+        raise Conflict(str(exc)) from None
+    await db.commit()
+    return ReleaseOut(id=request_id)
+
+
 @router.post(
     "/api/callbacks/{request_id}/call",
     status_code=202,
@@ -253,6 +281,7 @@ async def revisits_page(
         "counties": counties,
         "county": county or "",
         "can_call": ctx.user.role == Role.AGENT.value and bool(ctx.user.interface),
+        "can_release": ctx.user.role in (Role.AGENT.value, Role.SUPERVISOR.value),
         "can_record": ctx.user.role in (Role.AGENT.value, Role.SUPERVISOR.value),
         "claim_minutes": calls.CLAIM_MINUTES,
     }

@@ -6,12 +6,18 @@ only, and the ticket ends closed."""
 import pytest
 from sqlalchemy import select
 
+from cti.store.callbacks import CallbackRequest
 from cti.store.revisits import Revisit
 from cti.store.tickets import Ticket
 from cti.store.users import Role
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import browser_login
-from tests.integration.revisits.support import answers, dialing_app, done_ticket
+from tests.integration.revisits.support import (
+    answers,
+    callback_request,
+    dialing_app,
+    done_ticket,
+)
 from tests.integration.revisits.test_click_to_call import phone
 from tests.live import live_server
 
@@ -74,3 +80,32 @@ async def test_agent_calls_the_citizen_and_records_the_revisit(
     assert (revisit.satisfaction, revisit.service_done, revisit.complaint) == (4, True, False)
     assert revisit.comment == "Works again, <i>thanks</i>"
     assert revisit.outbound_call_id is not None
+
+
+async def test_agent_claims_and_releases_a_callback_request(
+    browser, settings, database_url, engine, session_factory, seeded, make_user
+):
+    """Claim shows the agent as holder; Release gives it back (the row says nobody, the
+    request has no claim); a second Release says why it is refused."""
+    request_id = await callback_request(session_factory, "north")
+    agent = await make_user(Role.AGENT, county="north", interface=phone())
+    async with dialing_app(settings, database_url, engine, session_factory) as (app, *_):
+        async with live_server(app) as base:
+            page = await browser_login(browser, base, agent, PASSWORD)
+            await page.goto(f"{base}/revisits")
+            row = page.locator(f'tr[data-callback="{request_id}"]')
+            holder = row.locator("[data-field=claimed_by]")
+            message = page.get_by_test_id("message")
+            await row.get_by_role("button", name="Claim").click()
+            await page.locator("[data-testid=message]", has_text="Claimed").wait_for()
+            assert await holder.text_content() == agent
+            await row.get_by_role("button", name="Release").click()
+            await page.locator("[data-testid=message]", has_text="Released").wait_for()
+            assert await holder.text_content() == "—"
+            await row.get_by_role("button", name="Release").click()
+            await page.locator("[data-testid=message]", has_text="Not released").wait_for()
+            assert await message.text_content() == "Not released: the request is not claimed"
+            await page.context.close()
+    async with session_factory() as db:
+        request = await db.get(CallbackRequest, request_id)
+    assert request.claimed_by is None and request.claimed_at is None

@@ -20,9 +20,9 @@
 
   const say = (el, text) => { if (el) el.textContent = text; };
 
-  async function post(url, body) {
+  async function post(url, body, method = "POST") {
     const r = await fetch(url, {
-      method: "POST",
+      method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body || {}),
@@ -86,6 +86,21 @@
         say(message, `Claimed: request ${data.id} is yours for ${data.claimed_minutes} minutes.`);
       } catch (err) {
         say(message, `Not claimed: ${err.message}`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+  for (const button of root.querySelectorAll("button.release")) {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const id = encodeURIComponent(button.dataset.callback);
+        const data = await post(`/api/callbacks/${id}/claim`, {}, "DELETE");
+        say(button.closest("tr").querySelector("[data-field=claimed_by]"), "—");
+        say(message, `Released: request ${data.id} may be called by anyone.`);
+      } catch (err) {
+        say(message, `Not released: ${err.message}`);
       } finally {
         button.disabled = false;
       }

@@ -222,6 +222,65 @@ async def test_two_agents_claiming_at_once_exactly_one_wins(app, session_factory
         assert claimer.username == r.json()["claimed_by"]
 
 
+async def test_a_claim_is_released_by_its_agent_or_a_supervisor_not_mid_call(
+    app, session_factory, make_user
+):
+    """Given back, another agent may claim at once (not in 15 minutes); someone else's
+    claim is not the agent's to release, a supervisor's it is; not while the citizen is
+    being called back; nothing claimed, nothing to release; each release audited."""
+    request_id = await callback_request(session_factory)
+    url = f"/api/callbacks/{request_id}/claim"
+    async with client_of(app) as a, client_of(app) as b, client_of(app) as lead:
+        ha = await _as(a, make_user, Role.AGENT, "north", phone())
+        hb = await _as(b, make_user, Role.AGENT, "north", phone())
+        hl = await _as(lead, make_user, Role.SUPERVISOR, "north")
+        r = await a.delete(url, headers=ha)
+        assert r.status_code == 409 and r.json()["detail"] == "the request is not claimed"
+        assert (await a.post(url, headers=ha)).status_code == 200
+        r = await b.delete(url, headers=hb)
+        assert r.status_code == 409 and r.json()["detail"] == "the claim is another agent's"
+        r = await a.delete(url, headers=ha)
+        assert r.status_code == 200 and r.json() == {"id": request_id, "claimed_by": None}
+        assert (await b.post(url, headers=hb)).status_code == 200  # at once
+        assert (await lead.delete(url, headers=hl)).status_code == 200  # b went home
+
+        assert (await a.post(url, headers=ha)).status_code == 200
+        async with session_factory() as db:
+            holder = (await db.get(CallbackRequest, request_id)).claimed_by
+            db.add(
+                OutboundCall(
+                    purpose="callback",
+                    callback_id=request_id,
+                    agent_id=holder,
+                    interface="PJSIP/2001",
+                    number="13800138000",
+                    node="test",
+                    linkedid=f"mid-{request_id}",
+                    action_id=f"mid-{request_id}",
+                    status="connected",
+                )
+            )
+            await db.commit()
+        r = await lead.delete(url, headers=hl)
+        assert r.status_code == 409 and r.json()["detail"] == "the citizen is being called back now"
+        assert (await a.delete("/api/callbacks/99999999/claim", headers=ha)).status_code == 404
+        south = await callback_request(session_factory, "south")
+        r = await a.delete(f"/api/callbacks/{south}/claim", headers=ha)
+        assert r.status_code == 404  # another county's: not there for this agent
+    async with session_factory() as db:
+        row = await db.get(CallbackRequest, request_id)
+        assert row.claimed_by == holder  # the refused release changed nothing
+        entries = (
+            await db.scalars(
+                select(AuditEntry.actor_name).where(
+                    AuditEntry.action == "callback.release",
+                    AuditEntry.object_id == str(request_id),
+                )
+            )
+        ).all()
+    assert len(entries) == 2
+
+
 async def test_claims_are_per_county_and_only_of_open_requests(client, session_factory, make_user):
     south = await callback_request(session_factory, "south")
     done = await callback_request(session_factory, "north")
@@ -280,6 +339,7 @@ ROUTES = [
     ("POST", "/api/tickets/{ticket}/revisit-call", {Role.AGENT}),
     ("POST", "/api/tickets/{ticket}/revisit", {Role.AGENT, Role.SUPERVISOR}),
     ("POST", "/api/callbacks/{callback}/claim", {Role.AGENT}),
+    ("DELETE", "/api/callbacks/{callback}/claim", {Role.AGENT, Role.SUPERVISOR}),
     ("POST", "/api/callbacks/{callback}/call", {Role.AGENT}),
 ]
 
