@@ -144,6 +144,11 @@ class Live:
                 raise AssertionError(f"no pop for {caller} on {endpoint}")
             await asyncio.sleep(0.1)
 
+    def no_errors(self) -> None:
+        """Asterisk's log has no ERROR line since it started."""
+        errors = self.asterisk.error_lines()
+        assert errors == [], "\n".join(errors)
+
     def pause(self, endpoint: str, queue: str, paused: bool = True) -> None:
         verb = "pause" if paused else "unpause"
         out = self.asterisk.cli(f"queue {verb} member PJSIP/{endpoint} queue {queue}")

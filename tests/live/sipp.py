@@ -21,6 +21,8 @@ from tests.live.pbx import AGENT_HOST, TRUNK_HOST, Site, free_port
 
 SIPP = "sipp"
 AUDIO = Path("/usr/share/sip-tester/g711a.pcap")
+#: How long that sample plays (236 packets of 20 ms, within 7.05 s).
+AUDIO_MS = 7000
 CALL_CSV = "SEQUENTIAL\n"
 
 _SDP = """v=0
@@ -53,6 +55,23 @@ def _send(text: str, retrans: bool = False) -> str:
 
 def _play() -> str:
     return f'  <nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>\n'
+
+
+def _talk(hold_ms: int) -> str:
+    """Talk for ``hold_ms`` (the sample replayed back to back, as a caller who keeps
+    speaking: VoiceMail stops recording on a line with no audio), waiting for Asterisk's
+    BYE (then ``bye``); at the end of it, ``hangup``."""
+    starts = range(0, max(hold_ms, 1), AUDIO_MS)
+    out = ""
+    for n, start in enumerate(starts):
+        after = f"talk{n + 1}" if n + 1 < len(starts) else "hangup"
+        wait = min(AUDIO_MS, hold_ms - start)
+        out += (
+            f'  <label id="talk{n}"/>\n'
+            + _play()
+            + f'  <recv request="BYE" timeout="{max(wait, 1)}" ontimeout="{after}" next="bye"/>\n'
+        )
+    return out
 
 
 def _scenario(name: str, body: str) -> str:
@@ -106,8 +125,8 @@ Content-Length: 0
         + '  <recv response="183" optional="true"/>\n'
         + '  <recv response="200" rtd="true"/>\n'
         + _send(ack)
-        + _play()
-        + f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>\n'
+        + _talk(hold_ms)
+        + '  <label id="bye"/>\n'
         + _send(_OK_TO_REQUEST)
         + '  <nop next="end"/>\n'
         + '  <label id="hangup"/>\n'

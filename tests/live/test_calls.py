@@ -22,11 +22,6 @@ if reason := pbx.missing():  # one line for the whole suite, not one per scenari
     pytest.skip(f"live suite skipped: {reason}", allow_module_level=True)
 
 
-def no_errors(live: Live) -> None:
-    errors = live.asterisk.error_lines()
-    assert errors == [], "\n".join(errors)
-
-
 async def test_answered_by_the_first_agent(live: Live):
     caller = live.caller("1390001")
     await live.call([(caller, DIDS["north"])], hold_ms=30000)
@@ -41,7 +36,7 @@ async def test_answered_by_the_first_agent(live: Live):
     assert frames == {answerer: ["pop", "answered", "ended"]}
     recording = await live.recording_of(call)
     assert recording.uniqueid == call.linkedid
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_ring_timeout_moves_to_the_next_agent(live: Live):
@@ -75,7 +70,7 @@ async def test_ring_timeout_moves_to_the_next_agent(live: Live):
     assert 17 * rings - 2 <= call.wait_s <= 17 * rings + 8, (rings, call.wait_s)
     recording = await live.recording_of(call)
     assert recording.uniqueid == call.linkedid
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_abandoned_in_queue(live: Live):
@@ -94,7 +89,7 @@ async def test_abandoned_in_queue(live: Live):
     await asyncio.sleep(0.5)
     assert live.frames_for(call.linkedid) == {}  # nobody rang, nobody popped
     await live.recording_of(call)
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_abandoned_while_ringing(live: Live):
@@ -109,7 +104,7 @@ async def test_abandoned_while_ringing(live: Live):
     assert frames == {"2001": ["pop", "withdraw"]}
     assert live.frame(call.linkedid, "2001", "withdraw")["reason"] == "caller_hangup"
     await live.recording_of(call)
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_a_routing_change_applied_by_the_cli_routes_the_next_call(live: Live):
@@ -134,4 +129,4 @@ async def test_a_routing_change_applied_by_the_cli_routes_the_next_call(live: Li
     frames = await live.frames_settled(call.linkedid)
     assert frames == {"2001": ["pop", "answered", "ended"]}
     await live.recording_of(call)
-    no_errors(live)
+    live.no_errors()
