@@ -83,7 +83,9 @@ class Live:
         while True:
             async with self.db() as db:
                 rows = (
-                    await db.scalars(select(Call).where(Call.caller_number == caller, **where))
+                    await db.scalars(
+                        select(Call).where(Call.caller_number == caller).filter_by(**where)
+                    )
                 ).all()
             if len(rows) > 1:
                 raise AssertionError(f"{len(rows)} rows for {caller}: one per Linkedid expected")

@@ -166,8 +166,12 @@ Content-Type: application/sdp
 Content-Length: [len]
 
 {_SDP}"""
+    # The branch names the call (Asterisk's Call-ID, a UUID): SIPp's own [branch] is the
+    # same for every out-of-call instance of a phone, and Asterisk takes a BYE with the
+    # branch of the last call's BYE for that BYE's retransmission (answering it from the
+    # ended transaction, for up to 32 s) instead of ending this call.
     bye = """BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[$callid]-bye
 From: [$to];tag=[pid]SIPpTag01[call_number]
 To: [$from]
 Call-ID: [call_id]
@@ -228,6 +232,8 @@ Content-Length: 0
         ' assign_to="from"/>\n'
         '      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true"'
         ' assign_to="to"/>\n'
+        '      <ereg regexp="[A-Za-z0-9.!%*_+`~-]+" search_in="hdr" header="Call-ID:"'
+        ' check_it="true" assign_to="callid"/>\n'
     )
     for n, (prefix, _) in enumerate(rules):
         if not re.fullmatch(r"[0-9]{1,20}", prefix):
@@ -257,8 +263,8 @@ Content-Length: 0
     )
     # Dummy variables silence SIPp's "variable used only once" check.
     body += (
-        '  <nop><action><assignstr assign_to="dummy0" value="[$dummy0][$dummy1][$dummy2]"/>'
-        "</action></nop>\n"
+        '  <nop><action><assignstr assign_to="dummy0"'
+        ' value="[$dummy0][$dummy1][$dummy2][$callid]"/></action></nop>\n'
     )
     return _scenario("phone", body)
 
