@@ -24,6 +24,8 @@ pytestmark = pytest.mark.live
 if reason := pbx.missing():
     pytest.skip(f"live suite skipped: {reason}", allow_module_level=True)
 
+#: What a phone that withholds its number sends as the From user.
+WITHHELD = "anonymous"
 ALL_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -79,14 +81,17 @@ async def test_a_closed_county_takes_voicemail_or_a_callback_request(live: Live)
         voicemail_caller = live.caller("1390008")
         callback_caller = live.caller("1390009")
         # The voicemail caller talks 20 s (the greeting, the instructions and the beep take
-        # 13 s on the core sounds), then hangs up; the callback caller hears its prompt
-        # and Asterisk hangs up.
+        # 13 s on the core sounds), then hangs up; the callback callers hear their prompt
+        # and Asterisk hangs up. One of them withholds the number (From sip:anonymous@,
+        # as a phone with CLIR sends it): nothing to call back, the request is kept.
         await asyncio.gather(
             live.call([(voicemail_caller, DIDS["west"])], hold_ms=20000, tag="voicemail"),
             live.call([(callback_caller, DIDS["east"])], hold_ms=30000, tag="callback"),
+            live.call([(WITHHELD, DIDS["east"])], hold_ms=30000, tag="withheld"),
         )
         voicemail = await live.ended_call(voicemail_caller)
         callback = await live.ended_call(callback_caller)
+        withheld = await live.ended_call("", caller_number_raw=WITHHELD)
     finally:
         live.routing(yaml.safe_dump(before))
 
@@ -95,10 +100,11 @@ async def test_a_closed_county_takes_voicemail_or_a_callback_request(live: Live)
         requests = (
             await db.scalars(
                 select(CallbackRequest).where(
-                    CallbackRequest.call_id.in_([voicemail.id, callback.id])
+                    CallbackRequest.call_id.in_([voicemail.id, callback.id, withheld.id])
                 )
             )
         ).all()
+    requested = {r.call_id: (r.county_id, r.number, r.status, r.attempts) for r in requests}
 
     # Voicemail: the row, and the message in the county's mailbox with the caller's ID.
     assert voicemail.disposition == "voicemail" and voicemail.direction == "inbound"
@@ -120,18 +126,27 @@ async def test_a_closed_county_takes_voicemail_or_a_callback_request(live: Live)
     assert callback.disposition == "callback" and callback.direction == "inbound"
     assert (callback.did, callback.county_id) == (DIDS["east"], counties["east"])
     assert callback.agent_interface is None and callback.answered_at is None
-    assert [(r.call_id, r.county_id, r.number, r.status, r.attempts) for r in requests] == [
-        (callback.id, counties["east"], callback_caller, "open", 0)
-    ]
+    assert requested == {
+        callback.id: (counties["east"], callback_caller, "open", 0),
+        withheld.id: (counties["east"], "", "unreachable", 0),
+    }
+    assert withheld.disposition == "callback" and withheld.caller_number == ""
+    # Each heard its prompt (extensions.conf CTI_PROMPT_CALLBACK / CTI_PROMPT_NO_NUMBER).
+    log = live.asterisk.log_text()
+    assert f'Playback("{callback.channel}", "auth-thankyou&vm-goodbye")' in log
+    assert f'Playback("{withheld.channel}", "vm-goodbye")' in log
 
     # No queue was joined: nobody rang, nobody popped, nothing was recorded by MixMonitor.
     await asyncio.sleep(0.5)
     assert live.frames_for(voicemail.linkedid) == {}
     assert live.frames_for(callback.linkedid) == {}
+    assert live.frames_for(withheld.linkedid) == {}
     async with live.db() as db:
         recorded = (
             await db.scalars(
-                select(Recording).where(Recording.call_id.in_([voicemail.id, callback.id]))
+                select(Recording).where(
+                    Recording.call_id.in_([voicemail.id, callback.id, withheld.id])
+                )
             )
         ).all()
     assert recorded == []
