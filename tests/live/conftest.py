@@ -42,6 +42,23 @@ BURST = "1390006"  # answered quickly, short talk
 REVISIT_AGENT_RING = "9615601"  # the revisit's agent leg shows the north hotline's number
 
 
+#: Where the suite cannot run, this scenario file says why (its module-level skip) and the
+#: others are not collected: one line for the whole suite (each still skips on its own
+#: when named on the command line).
+SAYS_WHY = "test_calls.py"
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    if (
+        collection_path.parent == Path(__file__).parent
+        and collection_path.name.startswith("test_")
+        and collection_path.name != SAYS_WHY
+        and pbx.missing()
+    ):
+        return True
+    return None
+
+
 def _rules(endpoint: str) -> list[tuple[str, sipp.Behaviour]]:
     rules: list[tuple[str, sipp.Behaviour]] = [
         (RINGING_ABANDON, sipp.Ignore()),
