@@ -4,7 +4,7 @@ This module: ``live_server`` runs an ASGI app under a real uvicorn server on a f
 loopback port, in the test's loop (the e2e and WebSocket tests).
 
 The package: the live suite, real SIP calls through a real Asterisk 22 (``pbx.py``,
-``sipp.py``, ``backend.py``, ``conftest.py``, ``test_calls.py``; docs/asterisk.md, "Live
+``sipp.py``, ``backend.py``, ``conftest.py``, the scenarios ``test_*.py``; docs/asterisk.md, "Live
 tests and the lab"). ``lab.py`` is the same setup by hand (``scripts/lab``).
 """
 

@@ -21,6 +21,8 @@ from tests.live.pbx import AGENT_HOST, TRUNK_HOST, Site, free_port
 
 SIPP = "sipp"
 AUDIO = Path("/usr/share/sip-tester/g711a.pcap")
+#: How long that sample plays (236 packets of 20 ms, within 7.05 s).
+AUDIO_MS = 7000
 CALL_CSV = "SEQUENTIAL\n"
 
 _SDP = """v=0
@@ -53,6 +55,23 @@ def _send(text: str, retrans: bool = False) -> str:
 
 def _play() -> str:
     return f'  <nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>\n'
+
+
+def _talk(hold_ms: int) -> str:
+    """Talk for ``hold_ms`` (the sample replayed back to back, as a caller who keeps
+    speaking: VoiceMail stops recording on a line with no audio), waiting for Asterisk's
+    BYE (then ``bye``); at the end of it, ``hangup``."""
+    starts = range(0, max(hold_ms, 1), AUDIO_MS)
+    out = ""
+    for n, start in enumerate(starts):
+        after = f"talk{n + 1}" if n + 1 < len(starts) else "hangup"
+        wait = min(AUDIO_MS, hold_ms - start)
+        out += (
+            f'  <label id="talk{n}"/>\n'
+            + _play()
+            + f'  <recv request="BYE" timeout="{max(wait, 1)}" ontimeout="{after}" next="bye"/>\n'
+        )
+    return out
 
 
 def _scenario(name: str, body: str) -> str:
@@ -106,8 +125,8 @@ Content-Length: 0
         + '  <recv response="183" optional="true"/>\n'
         + '  <recv response="200" rtd="true"/>\n'
         + _send(ack)
-        + _play()
-        + f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>\n'
+        + _talk(hold_ms)
+        + '  <label id="bye"/>\n'
         + _send(_OK_TO_REQUEST)
         + '  <nop next="end"/>\n'
         + '  <label id="hangup"/>\n'
@@ -147,8 +166,12 @@ Content-Type: application/sdp
 Content-Length: [len]
 
 {_SDP}"""
+    # The branch names the call (Asterisk's Call-ID, a UUID): SIPp's own [branch] is the
+    # same for every out-of-call instance of a phone, and Asterisk takes a BYE with the
+    # branch of the last call's BYE for that BYE's retransmission (answering it from the
+    # ended transaction, for up to 32 s) instead of ending this call.
     bye = """BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[$callid]-bye
 From: [$to];tag=[pid]SIPpTag01[call_number]
 To: [$from]
 Call-ID: [call_id]
@@ -209,6 +232,8 @@ Content-Length: 0
         ' assign_to="from"/>\n'
         '      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true"'
         ' assign_to="to"/>\n'
+        '      <ereg regexp="[A-Za-z0-9.!%*_+`~-]+" search_in="hdr" header="Call-ID:"'
+        ' check_it="true" assign_to="callid"/>\n'
     )
     for n, (prefix, _) in enumerate(rules):
         if not re.fullmatch(r"[0-9]{1,20}", prefix):
@@ -238,8 +263,8 @@ Content-Length: 0
     )
     # Dummy variables silence SIPp's "variable used only once" check.
     body += (
-        '  <nop><action><assignstr assign_to="dummy0" value="[$dummy0][$dummy1][$dummy2]"/>'
-        "</action></nop>\n"
+        '  <nop><action><assignstr assign_to="dummy0"'
+        ' value="[$dummy0][$dummy1][$dummy2][$callid]"/></action></nop>\n'
     )
     return _scenario("phone", body)
 

@@ -22,11 +22,6 @@ if reason := pbx.missing():  # one line for the whole suite, not one per scenari
     pytest.skip(f"live suite skipped: {reason}", allow_module_level=True)
 
 
-def no_errors(live: Live) -> None:
-    errors = live.asterisk.error_lines()
-    assert errors == [], "\n".join(errors)
-
-
 async def test_answered_by_the_first_agent(live: Live):
     caller = live.caller("1390001")
     await live.call([(caller, DIDS["north"])], hold_ms=30000)
@@ -41,41 +36,41 @@ async def test_answered_by_the_first_agent(live: Live):
     assert frames == {answerer: ["pop", "answered", "ended"]}
     recording = await live.recording_of(call)
     assert recording.uniqueid == call.linkedid
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_ring_timeout_moves_to_the_next_agent(live: Live):
-    # 1002 is paused until 1001 rings, so 1001 is the first agent rung; 1001's phone never
-    # answers this caller (conftest._rules), the queue gives up on it after its timeout
-    # (queues.conf: timeout=15, retry=2) and rings 1002, who answers.
+    # 1002 is paused until 1001 rings, so 1001 is the first agent rung; then 1001 is paused
+    # (its ring goes on: app_queue does not cut a ringing member it pauses) so that the
+    # queue cannot ring it again (rrmemory did, once the scenarios before had moved its
+    # round-robin position: another 17 s). 1001's phone never answers this caller
+    # (conftest._rules); the queue gives up on it after its timeout (queues.conf:
+    # timeout=15, retry=2) and rings 1002, who answers.
     caller = live.caller(RING_TIMEOUT)
     # Both agents out of the last scenario's wrap-up (queues.conf wrapuptime=5).
     await asyncio.sleep(6)
     live.pause("1002", "county-north")
     try:
         placed = asyncio.create_task(live.call([(caller, DIDS["north"])], hold_ms=60000))
-        await live.wait_pop("1001", caller)
+        try:
+            await live.wait_pop("1001", caller)
+        finally:
+            live.pause("1002", "county-north", paused=False)
+        live.pause("1001", "county-north")
+        await placed
     finally:
-        live.pause("1002", "county-north", paused=False)
-    await placed
+        live.pause("1001", "county-north", paused=False)
     call = await live.ended_call(caller)
     assert call.disposition == "answered"
     assert call.agent_interface == "PJSIP/1002"
     assert call.queue == "county-north" and call.did == DIDS["north"]
-    # app_queue's rrmemory may ring 1001 once more before 1002 (it did, after the first
-    # scenario moved its round-robin position): each ring is 15 s, plus 2 s retry.
     frames = await live.frames_settled(call.linkedid)
-    rings = len(frames["1001"]) // 2
-    assert rings >= 1 and frames == {
-        "1001": ["pop", "withdraw"] * rings,
-        "1002": ["pop", "answered", "ended"],
-    }
-    withdrawn = [f for f in live.sockets["1001"].for_call(call.linkedid) if f["type"] == "withdraw"]
-    assert {f["reason"] for f in withdrawn} == {"ring_timeout"}
-    assert 17 * rings - 2 <= call.wait_s <= 17 * rings + 8, (rings, call.wait_s)
+    assert frames == {"1001": ["pop", "withdraw"], "1002": ["pop", "answered", "ended"]}
+    assert live.frame(call.linkedid, "1001", "withdraw")["reason"] == "ring_timeout"
+    assert 15 <= call.wait_s <= 25, call.wait_s  # one 15 s ring, the 2 s retry, 1002's ring
     recording = await live.recording_of(call)
     assert recording.uniqueid == call.linkedid
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_abandoned_in_queue(live: Live):
@@ -94,7 +89,7 @@ async def test_abandoned_in_queue(live: Live):
     await asyncio.sleep(0.5)
     assert live.frames_for(call.linkedid) == {}  # nobody rang, nobody popped
     await live.recording_of(call)
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_abandoned_while_ringing(live: Live):
@@ -109,7 +104,7 @@ async def test_abandoned_while_ringing(live: Live):
     assert frames == {"2001": ["pop", "withdraw"]}
     assert live.frame(call.linkedid, "2001", "withdraw")["reason"] == "caller_hangup"
     await live.recording_of(call)
-    no_errors(live)
+    live.no_errors()
 
 
 async def test_a_routing_change_applied_by_the_cli_routes_the_next_call(live: Live):
@@ -134,4 +129,4 @@ async def test_a_routing_change_applied_by_the_cli_routes_the_next_call(live: Li
     frames = await live.frames_settled(call.linkedid)
     assert frames == {"2001": ["pop", "answered", "ended"]}
     await live.recording_of(call)
-    no_errors(live)
+    live.no_errors()
