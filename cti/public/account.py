@@ -4,9 +4,11 @@ and is made on first use, like the SMS gateway's (``cti.sms.account``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.store.users import Role, User
 
@@ -34,3 +36,22 @@ async def site_account(db: AsyncSession) -> User:
     if user.password_hash != UNUSABLE_HASH:
         raise RuntimeError(f"the user {USERNAME!r} is a real login: rename it")
     return user
+
+
+@dataclass(slots=True)
+class AccountCache:
+    """The site's account, read once per process: made (when missing) and committed in a
+    session of its own, so the copy kept never names a row that a rolled-back order took
+    with it; every order after that merges the copy in without a query
+    (``expire_on_commit`` is off, so it keeps its columns). The account is the site's own
+    and never edited."""
+
+    _user: User | None = None
+
+    async def get(self, db: AsyncSession, factory: async_sessionmaker[AsyncSession]) -> User:
+        if self._user is None:
+            async with factory() as own:
+                user = await site_account(own)
+                await own.commit()
+            self._user = user
+        return await db.merge(self._user, load=False)

@@ -16,15 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.citizens.service import create_citizen, find_by_number
 from cti.dispatch.service import auto_dispatch
 from cti.numbers import NumberKind, NumberPlan, normalise
-from cti.public.account import site_account
-from cti.public.catalogue import arranged_in, top_category_of
-from cti.store.counties import County, UnknownCounty, county_id_by_code
+from cti.public.catalogue import offered_here
+from cti.store.counties import County
 from cti.store.tickets import Channel, Ticket
+from cti.store.users import User
 from cti.tickets.service import MAX_ADDRESS, MAX_DESCRIPTION, add_note, create_ticket
 
 MAX_NAME = 120
@@ -181,25 +182,23 @@ def preferred_window(
     return start_of_day, datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
-async def place_order(db: AsyncSession, order: Order, plan: NumberPlan) -> Ticket:
-    """The ticket for ``order`` (caller commits). The citizen is the one with this phone
+async def place_order(db: AsyncSession, order: Order, plan: NumberPlan, account: User) -> Ticket:
+    """The ticket for ``order``, opened as ``account`` (the site's, ``cti.public.account``;
+    caller commits). The citizen is the one with this phone
     number (the most recently updated, as for a text), else a new one with the name,
     address and county typed. Raises ``TicketError`` / ``CitizenError`` (nothing is
     kept once the caller rolls back) when the citizen's data is refused; raises
     :class:`OrderInvalid` when the county or the category is not one the site offers."""
-    try:
-        county_id = await county_id_by_code(db, order.county, for_new=True)
-    except UnknownCounty:
-        raise OrderInvalid({"county": "e_county"}) from None
-    county = await db.get(County, county_id) if county_id is not None else None
+    county = await db.scalar(
+        select(County).where(County.code == order.county, County.retired_at.is_(None))
+    )
     if county is None:
         raise OrderInvalid({"county": "e_county"})
-    top = await top_category_of(db, order.category)
-    if top is None:
+    offered = await offered_here(db, order.category, county.id)
+    if offered is None:
         raise OrderInvalid({"category": "e_category"})
-    if top not in await arranged_in(db, county.id):
+    if not offered:
         raise OrderInvalid({"category": "e_not_here"})
-    account = await site_account(db)
     citizens = await find_by_number(db, order.phone)
     citizen = citizens[0] if citizens else None
     if citizen is None:
@@ -208,7 +207,7 @@ async def place_order(db: AsyncSession, order: Order, plan: NumberPlan) -> Ticke
             name=order.name,
             phones=[order.phone_raw],
             plan=plan,
-            county_id=county_id,
+            county_id=county.id,
             address=order.address or None,
             actor=account,
         )

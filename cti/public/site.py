@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cti.numbers import NumberPlan
+from cti.public.account import AccountCache
 from cti.public.guard import Limiters, RateLimits, TokenPolicy
 from cti.settings import Settings
 
@@ -47,6 +48,7 @@ class PublicSite:
     token_policy: TokenPolicy = field(default_factory=TokenPolicy)
     limiters: Limiters = field(default_factory=lambda: Limiters.from_limits(RateLimits()))
     counters: PublicCounters = field(default_factory=PublicCounters)
+    account: AccountCache = field(default_factory=AccountCache)
     _secret: bytes | None = field(default=None, repr=False)
 
     @property

@@ -112,7 +112,8 @@ async def order(request: Request, db: DbSession) -> Response:
     try:
         checked = check_order(form, site.plan, today=utcnow().date())
         guard.check_rate(site.limiters.submit_phone, checked.phone, now_s(), "rate_phone")
-        ticket = await place_order(db, checked, site.plan)
+        account = await site.account.get(db, request.app.state.session_factory)
+        ticket = await place_order(db, checked, site.plan, account)
     except guard.Refused as exc:
         return refused(request, "order", exc, "/site/order")
     except (OrderInvalid, TicketError, CitizenError) as exc:

@@ -18,7 +18,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from cti.citizens.service import create_citizen
 from cti.numbers import NumberPlan
@@ -405,3 +405,26 @@ async def test_volunteers_sign_up_and_admins_see_them_escaped(
     page = await client.get("/admin/volunteers")
     assert page.status_code == 200
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.text and "<img src=x" not in page.text
+
+
+async def test_the_site_account_outlives_a_refused_first_order(app, client, session_factory):
+    """The account is made in its own transaction: a first order rolled back (here: a
+    county that does not exist) does not take the account the later orders name."""
+    from cti.public.account import USERNAME
+    from cti.store.users import User
+
+    async with session_factory() as db:  # as on a fresh install: no site account yet
+        await db.execute(
+            update(User)
+            .where(User.username == USERNAME)
+            .values(username=f"old-site-{secrets.token_hex(3)}")
+        )
+        await db.commit()
+    first = await client.post("/site/order", data=order(app, county="nowhere"))
+    assert first.status_code == 422
+    data = order(app)
+    got = await client.post("/site/order", data=data)
+    assert got.status_code == 200, got.text
+    (ticket,) = await tickets_for(session_factory, data["phone"])
+    async with session_factory() as db:
+        assert ticket.author_id == (await site_account(db)).id
