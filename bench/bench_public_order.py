@@ -121,17 +121,17 @@ def post_form(path: str, form: dict[str, str]) -> bytes:
 
 
 async def paced(
-    port: int, requests: list[bytes], rate: float, expect: bytes, connections: int = 32
+    ports: list[int], requests: list[bytes], rate: float, expect: bytes, connections: int = 32
 ) -> dict[str, float]:
     """Send ``requests`` at ``rate`` a second (open loop: request i is due at t0 + i/rate)
-    over ``connections`` keep-alive connections. Latency is from the request's due time
-    to its whole answer, so waiting for a free connection counts; "late" is how long
-    requests waited for one."""
+    over ``connections`` keep-alive connections, spread over the API processes' ``ports``.
+    Latency is from the request's due time to its whole answer, so waiting for a free
+    connection counts; "late" is how long requests waited for one."""
     queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     latencies: list[float] = []
     late: list[float] = []
     failures = 0
-    pool = [await Connection.open(port) for _ in range(connections)]
+    pool = [await Connection.open(ports[i % len(ports)]) for i in range(connections)]
 
     async def worker(conn: Connection) -> None:
         nonlocal failures
@@ -213,14 +213,16 @@ async def main(args: argparse.Namespace) -> int:
     key = secrets.token_urlsafe(32)
     secret = PublicSite(secret_source=lambda: key).secret
     n = int(args.rate * args.seconds)
-    report: list[str] = [f"cores: {os.cpu_count()}; at start: {loadavg()}"]
+    report: list[str] = [
+        f"cores: {os.cpu_count()}; API processes: {args.api_workers}; at start: {loadavg()}"
+    ]
     async with throwaway_database(args.admin_url, "cti_bench") as url:
         engine = make_engine(url)
         async with make_session_factory(engine)() as db:
             await seed(db)
             await db.commit()
         with tempfile.TemporaryDirectory() as tmp:
-            api_port, agi_port = free_port(), free_port()
+            api_ports, agi_port = [free_port() for _ in range(args.api_workers)], free_port()
             env = {
                 **os.environ,
                 "CTI_DATABASE_URL": url,
@@ -231,13 +233,16 @@ async def main(args: argparse.Namespace) -> int:
                 "CTI_LOG_LEVEL": "ERROR",
                 "CTI_PUBLIC_SUBMITS_PER_IP_HOUR": str(10**9),
             }
-            api = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "cti.cli", "serve", "--role", "api"),
-                *("--port", str(api_port)),
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
+            apis = [
+                await asyncio.create_subprocess_exec(
+                    *(sys.executable, "-m", "cti.cli", "serve", "--role", "api"),
+                    *("--port", str(port)),
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+                for port in api_ports
+            ]
             agi = await asyncio.create_subprocess_exec(
                 *(sys.executable, "-m", "cti.agi", "run"),
                 cwd=ROOT,
@@ -245,19 +250,20 @@ async def main(args: argparse.Namespace) -> int:
                 stdout=subprocess.DEVNULL,
             )
             try:
-                await wait_port(api_port)
+                for port in api_ports:
+                    await wait_port(port)
                 await wait_port(agi_port)
                 forms = orders(secret, 2 * n + 200)
                 page = [get("/site/status")] * n
                 posts = [post_form("/site/order", f) for f in forms]
                 done, shown = b"ticket-number", b"status-form"
                 stage("warming up")
-                await paced(api_port, posts[2 * n : 2 * n + 200], 200, done)
-                await paced(api_port, page[:200], 200, shown)
+                await paced(api_ports, posts[2 * n : 2 * n + 200], 200, done)
+                await paced(api_ports, page[:200], 200, shown)
                 stage(f"baseline: GET /site/status, {n} at {args.rate}/s")
-                baseline = await paced(api_port, page, args.rate, shown)
+                baseline = await paced(api_ports, page, args.rate, shown)
                 stage(f"orders alone: {n} at {args.rate}/s")
-                alone = await paced(api_port, posts[:n], args.rate, done)
+                alone = await paced(api_ports, posts[:n], args.rate, done)
                 stage("FastAGI alone")
                 stop = asyncio.Event()
                 agi_task = asyncio.create_task(agi_for(agi_port, stop, 0))
@@ -271,7 +277,7 @@ async def main(args: argparse.Namespace) -> int:
                 stop = asyncio.Event()
                 agi_task = asyncio.create_task(agi_for(agi_port, stop, 10**6))
                 ami_task = asyncio.create_task(ami_rate(args.ami_copies))
-                together = await paced(api_port, posts[n : 2 * n], args.rate, done)
+                together = await paced(api_ports, posts[n : 2 * n], args.rate, done)
                 stop.set()
                 agi_together = await agi_task
                 ami_together = await ami_task
@@ -281,9 +287,9 @@ async def main(args: argparse.Namespace) -> int:
                         select(func.count()).select_from(Ticket).where(Ticket.channel == "web")
                     )
             finally:
-                for proc in (api, agi):
+                for proc in (*apis, agi):
                     proc.send_signal(signal.SIGTERM)
-                for proc in (api, agi):
+                for proc in (*apis, agi):
                     await asyncio.wait_for(proc.wait(), 30)
                 await engine.dispose()
 
@@ -308,7 +314,9 @@ async def main(args: argparse.Namespace) -> int:
     if args.write_docs:
         command = (
             f"$ .venv/bin/python bench/bench_public_order.py --rate {args.rate:.0f} "
-            f"--seconds {args.seconds} --write-docs"
+            f"--seconds {args.seconds}"
+            + (f" --api-workers {args.api_workers}" if args.api_workers != 1 else "")
+            + " --write-docs"
         )
         docs.publish("Public order submission", command, "\n".join(report))
     return 0 if web == expected else 1
@@ -319,6 +327,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="requests a second offered")
     parser.add_argument("--seconds", type=int, default=15, help="length of each phase")
     parser.add_argument("--ami-copies", type=int, default=20)
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="API processes (connections spread over them)"
+    )
     parser.add_argument(
         "--admin-url",
         default=os.environ.get(
