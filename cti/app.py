@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.accounts import LoginPolicy
 from cti.bus import Bus, InMemoryBus, PostgresBus, libpq_dsn
+from cti.public.site import PublicSite
 from cti.service import Service
 from cti.settings import Settings
 from cti.sms.config import IntakeConfig, SmsIntake
@@ -29,6 +30,7 @@ from cti.web import (
     admin_catalogue,
     admin_counties,
     admin_users,
+    admin_volunteers,
     agent,
     api_docs,
     audit,
@@ -46,6 +48,8 @@ from cti.web import (
     pages,
     password_links,
     portal,
+    public_join,
+    public_site,
     recordings,
     reference,
     reports,
@@ -222,6 +226,8 @@ def create_app(
     app.state.templates = make_templates()
     #: The SMS webhook's configuration and counters (``/metrics``).
     app.state.sms_intake = SmsIntake(IntakeConfig.from_settings(settings))
+    #: The public site's guard (secret, token policy, rate limiters) and counters.
+    app.state.public_site = PublicSite.from_settings(settings)
     app.state.request_counts = Counter()
     app.state.session_policy = SessionPolicy(
         max_age=timedelta(seconds=settings.session_max_age_s),
@@ -281,6 +287,9 @@ def create_app(
         app.include_router(knowledge.router)
         app.include_router(knowledge_pages.router)
         app.include_router(api_docs.router)
+        app.include_router(public_site.router)
+        app.include_router(public_join.router)
+        app.include_router(admin_volunteers.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         app.mount(api_docs.ASSETS_PATH, StaticFiles(directory=api_docs.ASSETS_DIR), name="api-docs")
     openapi.install(app)

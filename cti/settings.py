@@ -151,6 +151,14 @@ class Settings(BaseSettings):
     #: Which normalised numbers can receive a text (``cti.numbers`` keys).
     sms_mobile_pattern: str = r"^(1[3-9][0-9]{9}|\+[1-9][0-9]{6,14})$"
 
+    #: The public site's forms (cti.public.guard): no sooner than this after the form was
+    #: served, no later than that; submissions per client address and per phone number
+    #: in an hour (each API process counts its own).
+    public_min_submit_s: float = 2.0
+    public_max_form_age_s: float = 7200.0
+    public_submits_per_ip_hour: int = 10
+    public_submits_per_phone_hour: int = 5
+
     @field_validator("ami_url", "overdue_email_to", mode="before")
     @classmethod
     def _split_ami_urls(cls, value: object) -> object:

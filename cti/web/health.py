@@ -86,4 +86,5 @@ async def metrics(request: Request) -> PlainTextResponse:
     for service in request.app.state.services:
         lines.extend(service.metrics())
     lines.extend(request.app.state.sms_intake.counters.metrics())
+    lines.extend(request.app.state.public_site.counters.metrics())
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -32,6 +32,7 @@ PORTAL = Link("/portal", "Jobs")
 KNOWLEDGE = Link("/knowledge", "Knowledge")
 WALLBOARD = Link("/supervisor", "Wallboard")
 REPORTS = Link("/reports", "Reports")
+VOLUNTEERS = Link("/admin/volunteers", "Volunteers")
 
 BY_ROLE: dict[Role, tuple[Link, ...]] = {
     Role.AGENT: (AGENT_CONSOLE, TICKETS, REVISITS, KNOWLEDGE),
@@ -50,6 +51,7 @@ BY_ROLE: dict[Role, tuple[Link, ...]] = {
         KNOWLEDGE,
         WALLBOARD,
         REPORTS,
+        VOLUNTEERS,
     ),
     Role.COMPANY: (PORTAL,),
     Role.EDITOR: (KNOWLEDGE,),
