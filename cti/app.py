@@ -133,7 +133,14 @@ def build_services(
     if "recordings" in roles:
         from cti.recordings.service import RecordingsService
 
-        services.append(RecordingsService(settings.recordings_dir, session_factory, bus=bus))
+        services.append(
+            RecordingsService(
+                settings.recordings_dir,
+                session_factory,
+                bus=bus,
+                settle_s=settings.recordings_settle_s,
+            )
+        )
     if "api" in roles:
         from cti.dispatch.notifier import Notifier
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     #: Where runtime state lives: embedded Postgres, AGI journal, generated secret key.
     data_dir: Path = PROJECT_ROOT / "var"
     recordings_dir: Path = PROJECT_ROOT / "recordings"
+    #: Seconds a recording must be unchanged before it is indexed (MixMonitor may still be
+    #: writing it); the recording service also waits this long (+1 s) after a hangup.
+    recordings_settle_s: float = Field(default=10.0, ge=0.5, le=600)  # files.SETTLE_S
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk_conf"
     #: The AMI user that applies routing (reload + read back the dialplan): the
     #: ``[cti_routing]`` user of manager.conf, ``ami://cti_routing:SECRET@127.0.0.1:5038``.

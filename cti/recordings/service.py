@@ -68,14 +68,16 @@ class RecordingsService:
         *,
         interval_s: float = 15.0,
         bus: Bus | None = None,
-        after_hangup_s: float = SETTLE_S + 1.0,
+        settle_s: float = SETTLE_S,
+        after_hangup_s: float | None = None,
     ) -> None:
         self.root = root
         self.session_factory = session_factory
         self.interval_s = interval_s
         self.bus = bus
-        self.after_hangup_s = after_hangup_s
-        self.indexer = Indexer(root, session_factory)
+        #: After a hangup, MixMonitor closes the file; once it has settled it is indexed.
+        self.after_hangup_s = settle_s + 1.0 if after_hangup_s is None else after_hangup_s
+        self.indexer = Indexer(root, session_factory, settle_s=settle_s)
         self._task: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         self._hangups: set[asyncio.Task[None]] = set()
