@@ -14,7 +14,7 @@ from cti.stats.queries import Period
 from cti.stats.report import Report, build
 from cti.stats.service_figures import DEFAULT_REVISIT_DAYS
 from cti.stats.service_queries import names as service_names
-from cti.stats.service_queries import service_period_figures
+from cti.stats.service_queries import period_figures
 from cti.stats.service_report import ServiceReport
 from cti.stats.service_report import build as build_service
 
@@ -50,8 +50,8 @@ async def service_report(
     revisit_days: int = DEFAULT_REVISIT_DAYS,
 ) -> ServiceReport:
     """Tickets, jobs, companies and revisits of ``period`` in ``counties``
-    (``cti.stats.service_figures``)."""
-    f = await service_period_figures(db, period, counties, revisit_days)
+    (``cti.stats.service_figures``), from the monthly rollup."""
+    f = await period_figures(db, period, counties, revisit_days)
     title = f"Service {period.start.isoformat()} to {period.end.isoformat()}"
     return build_service(title, f, await service_names(db))
 

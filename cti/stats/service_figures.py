@@ -16,7 +16,8 @@ Definitions (what the report's columns promise), for the period ``[since, until)
   and belongs to the period it was dispatched in) that were accepted.
 * time to finish: accepted -> done, of the period's jobs that were done. Each of the three
   is the one party's step: the centre's, then the company's answer, then its work.
-  Average and 90th percentile (nearest rank, as ``cti.stats.calls.p90``), in seconds.
+  Average (exact) and 90th percentile (nearest rank, as ``cti.stats.calls.p90``, of the
+  times in whole minutes, rounded down: what the monthly rollup keeps), in seconds.
 * per company, of its jobs of the period: jobs, declined, done, done on time (no later
   than the job's ``finish_by``) and the on-time share of those done; the revisits of the
   period rating its work and their mean satisfaction (1-5); complaints upheld against it
@@ -27,6 +28,7 @@ Definitions (what the report's columns promise), for the period ``[since, until)
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -131,13 +133,22 @@ class ServiceFigures:
 
 
 def durations(seconds: Iterable[float]) -> Durations:
-    """Count, average and nearest-rank 90th percentile of ``seconds`` (whole seconds,
-    rounded, for the percentile; negative spans, from clock skew, count as 0)."""
+    """Count, average and nearest-rank 90th percentile of ``seconds`` (the percentile of
+    the whole minutes, rounded down, given in seconds; negative spans, from clock skew,
+    count as 0)."""
     values = [max(0.0, s) for s in seconds]
     if not values:
         return Durations(0, None, None)
-    histogram = Counter(round(v) for v in values)
-    return Durations(len(values), sum(values) / len(values), p90(histogram))
+    return minute_durations(Counter(math.floor(v / 60) for v in values), sum(values))
+
+
+def minute_durations(minutes: Mapping[int, int], total_s: float) -> Durations:
+    """``durations`` from a {whole minute: how many} histogram and the exact sum."""
+    count = sum(minutes.values())
+    if count <= 0:
+        return Durations(0, None, None)
+    top = p90(minutes)
+    return Durations(count, total_s / count, None if top is None else top * 60)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -250,6 +261,93 @@ def service_figures(
         done=len(done_jobs),
         revisited=revisited,
         revisit_coverage=_share(revisited, len(done_jobs)),
+        information=information,
+        with_article=with_article,
+        article_share=_share(with_article, information),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    """One ``service_rollup_monthly`` row summed over the period's months (migration
+    0019 says what each metric's keys are)."""
+
+    county_id: int
+    metric: str
+    k1: str
+    k2: int
+    n: int
+    total: float
+
+
+def from_rollup(
+    rows: Iterable[RollupRow], revisit_days: int = DEFAULT_REVISIT_DAYS
+) -> ServiceFigures:
+    """The same figures as ``service_figures`` from the monthly rollup's rows."""
+    if revisit_days < 0:
+        raise ValueError("revisit_days must be 0 or more")
+    count: dict[str, Counter] = {}
+    minutes: dict[str, Counter] = {}
+    sums: dict[str, float] = {}
+    company: dict[str, Counter] = {}
+    rated_sum: Counter = Counter()
+    done = revisited = 0
+    for r in rows:
+        m = r.metric
+        if m in ("to_dispatch", "to_accept", "to_finish"):
+            minutes.setdefault(m, Counter())[r.k2] += r.n
+            sums[m] = sums.get(m, 0.0) + r.total
+        elif m in ("jobs", "declined", "done", "on_time", "rated", "upheld"):
+            company.setdefault(m, Counter())[r.k2] += r.n
+            if m == "rated":
+                rated_sum[r.k2] += r.total
+        elif m == "coverage":
+            done += r.n
+            revisited += r.n if 0 <= r.k2 <= revisit_days else 0
+        else:
+            key = r.k2 if m == "category" else r.k1
+            count.setdefault(m, Counter())[key] += r.n
+            if m == "tickets":
+                count.setdefault("county", Counter())[r.county_id] += r.n
+    ids = sorted(set().union(*(c for c in company.values())) if company else set())
+
+    def got(metric: str, cid: int) -> int:
+        return company.get(metric, Counter())[cid]
+
+    def nonzero(c: Counter | None) -> dict:
+        return _sorted({k: v for k, v in (c or {}).items() if v})
+
+    information = sum(count.get("information", Counter()).values())
+    with_article = sum(count.get("with_article", Counter()).values())
+    companies = {}
+    for cid in ids:
+        n_done, rated = got("done", cid), got("rated", cid)
+        f = CompanyFigures(
+            jobs=got("jobs", cid),
+            declined=got("declined", cid),
+            done=n_done,
+            on_time=got("on_time", cid),
+            on_time_share=_share(got("on_time", cid), n_done),
+            revisits=rated,
+            satisfaction=rated_sum[cid] / rated if rated else None,
+            complaints_upheld=got("upheld", cid),
+        )
+        if f != CompanyFigures():
+            companies[cid] = f
+    return ServiceFigures(
+        tickets=sum(count.get("tickets", Counter()).values()),
+        by_category=nonzero(count.get("category")),
+        by_channel=nonzero(count.get("channel")),
+        by_county=nonzero(count.get("county")),
+        by_status=nonzero(count.get("status")),
+        to_dispatch=minute_durations(minutes.get("to_dispatch", {}), sums.get("to_dispatch", 0)),
+        to_accept=minute_durations(minutes.get("to_accept", {}), sums.get("to_accept", 0)),
+        to_finish=minute_durations(minutes.get("to_finish", {}), sums.get("to_finish", 0)),
+        companies=companies,
+        revisit_days=revisit_days,
+        done=done,
+        revisited=revisited,
+        revisit_coverage=_share(revisited, done),
         information=information,
         with_article=with_article,
         article_share=_share(with_article, information),

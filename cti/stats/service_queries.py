@@ -1,9 +1,8 @@
-"""Reading the service facts of a period: tickets, jobs (dispatches), revisits and
-upheld complaints, as ``cti.stats.service_figures`` rows. A county scope of ``None``
-means every county; a row's county is its ticket's.
-
-Every statement reads the raw rows through their indexes (tickets by ``created_at``,
-dispatches by ticket, revisits by ticket); each returns only rows the period can use.
+"""Reading the service figures of a period: from the monthly rollup
+(``service_rollup_monthly``, kept by the ``service_rollup`` triggers of migration 0019),
+or from the raw rows -- tickets, jobs (dispatches), revisits and upheld complaints as
+``cti.stats.service_figures`` rows -- which is what the rollup is held to. A county scope
+of ``None`` means every county; a row's county is its ticket's.
 """
 
 from __future__ import annotations
@@ -19,9 +18,11 @@ from cti.stats.service_figures import (
     DEFAULT_REVISIT_DAYS,
     JobFact,
     RevisitFact,
+    RollupRow,
     ServiceFigures,
     TicketFact,
     UpheldComplaint,
+    from_rollup,
     service_figures,
 )
 
@@ -111,6 +112,47 @@ async def service_period_figures(
     return service_figures(
         *rows, midnight(period.start), midnight(period.end), revisit_days=revisit_days
     )
+
+
+def is_months(period: Period) -> bool:
+    """Whether ``period`` is whole calendar months (what the rollup can answer)."""
+    return period.start.day == 1 and period.end.day == 1 and period.end > period.start
+
+
+_ROLLUP = """
+SELECT county_id, metric, k1, k2, sum(n)::bigint, sum(total)::float8
+FROM service_rollup_monthly
+WHERE month >= :start AND month < :end{where}
+GROUP BY county_id, metric, k1, k2 HAVING sum(n) <> 0"""
+
+
+async def rollup_service_figures(
+    db: AsyncSession,
+    period: Period,
+    counties: Sequence[int] | None,
+    revisit_days: int = DEFAULT_REVISIT_DAYS,
+) -> ServiceFigures:
+    """``service_figures`` of the months of ``period`` in ``counties``, from the rollup.
+    Raises ``ValueError`` for a period that is not whole months."""
+    if not is_months(period):
+        raise ValueError(f"not whole months: {period}")
+    where, params = _scope(counties, "county_id")
+    rows = await db.execute(
+        text(_ROLLUP.format(where=where)), {"start": period.start, "end": period.end, **params}
+    )
+    return from_rollup((RollupRow(*r) for r in rows), revisit_days)
+
+
+async def period_figures(
+    db: AsyncSession,
+    period: Period,
+    counties: Sequence[int] | None,
+    revisit_days: int = DEFAULT_REVISIT_DAYS,
+) -> ServiceFigures:
+    """The rollup's figures when it can answer ``period``, else the raw rows'."""
+    if is_months(period):
+        return await rollup_service_figures(db, period, counties, revisit_days)
+    return await service_period_figures(db, period, counties, revisit_days)
 
 
 async def names(db: AsyncSession) -> dict[str, dict[int, str]]:

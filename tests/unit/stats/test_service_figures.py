@@ -148,10 +148,11 @@ def test_nothing_in_the_period_gives_zeroes_and_no_shares():
     assert f.companies == {}
 
 
-def test_durations_round_for_the_percentile_and_clamp_skew():
-    d = durations([1.4, 2.6, 10, -5])
-    assert d.count == 4 and d.avg_s == pytest.approx((1.4 + 2.6 + 10 + 0) / 4)
-    assert d.p90_s == 10  # rank ceil(3.6) = 4 of [0, 1, 3, 10]
+def test_durations_take_the_percentile_to_the_minute_and_clamp_skew():
+    d = durations([61, 179.9, 600, -5, 3599])
+    assert d.count == 5 and d.avg_s == pytest.approx((61 + 179.9 + 600 + 0 + 3599) / 5)
+    assert d.p90_s == 59 * 60  # minutes [0, 1, 2, 10, 59]: rank ceil(4.5) = 5
+    assert durations([61, 119, 120]).p90_s == 120  # minutes [1, 1, 2]: rank 3
 
 
 def test_the_report_labels_and_totals_every_table():
