@@ -17,7 +17,9 @@ puts that in. Triggers on every table a figure reads call it for the ticket a wr
 belongs to (and for the complaint tickets about it, whose company is its last dispatch's),
 in the writing transaction: any writer keeps the rollup right and a change shows at once.
 The contribution table has no foreign key, so a deleted ticket's contribution is still
-there to be taken out.
+there to be taken out. Refreshes of one ticket are serialised by a transaction-scoped
+advisory lock (key 190019, ticket id), so two writers of the same ticket never take the
+same old contribution out twice.
 
 Rows: ``metric`` with a text key ``k1`` and a number key ``k2``: tickets, category (k2 the
 category), channel / status (k1), information, with_article; to_dispatch, to_accept,
@@ -121,6 +123,9 @@ BEGIN
     IF tid IS NULL THEN
         RETURN;
     END IF;
+    -- One refresh of a ticket at a time: a concurrent writer of the same ticket waits
+    -- here until this transaction ends, then reads the contribution it left.
+    PERFORM pg_advisory_xact_lock(190019, tid);
     {_APPLY.format(sign="-")}
     DELETE FROM service_ticket_contributions WHERE ticket_id = tid;
     INSERT INTO service_ticket_contributions

@@ -204,3 +204,47 @@ async def test_a_period_that_is_not_whole_months_reads_the_raw_rows(session_fact
         with pytest.raises(ValueError):
             await rollup_service_figures(db, days, None)
         assert (await period_figures(db, days, None)).tickets >= 0
+
+
+async def test_concurrent_writers_of_one_ticket_keep_the_rollup_right(session_factory, world):
+    """Two transactions change the same ticket at once (its dispatch accepted, its status
+    moved): the second waits for the first's refresh, neither fails, the sums stay right."""
+    import asyncio
+
+    counties, w = world["counties"], world
+    async with session_factory() as db:
+        t = Ticket(
+            number=f"C{w['tag']}", county_id=counties["north"].id, status="dispatched",
+            created_at=at(9), description="",
+        )  # fmt: skip
+        db.add(t)
+        await db.flush()
+        w["made"].append(t.id)
+        d = Dispatch(ticket_id=t.id, company_id=w["a"], dispatched_at=at(9, 10),
+                     accept_by=at(9, 11), finish_by=at(10), status="offered")  # fmt: skip
+        db.add(d)
+        await db.commit()
+        ticket_id, dispatch_id = t.id, d.id
+
+    first_holds = asyncio.Event()
+
+    async def accept():
+        async with session_factory() as db:
+            await db.execute(
+                update(Dispatch).where(Dispatch.id == dispatch_id)
+                .values(status="accepted", accepted_at=at(9, 10) + timedelta(minutes=5))
+            )  # fmt: skip
+            first_holds.set()
+            await asyncio.sleep(0.5)  # the other writer runs into the lock meanwhile
+            await db.commit()
+
+    async def move():
+        await first_holds.wait()
+        async with session_factory() as db:
+            await db.execute(update(Ticket).where(Ticket.id == ticket_id).values(status="accepted"))
+            await db.commit()
+
+    await asyncio.gather(accept(), move())
+    async with session_factory() as db:
+        f = await _check(db, counties)
+        assert f.to_accept.count == 1 and f.by_status == {"accepted": 1}
