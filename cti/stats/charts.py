@@ -108,3 +108,24 @@ def _legend(items: Sequence[tuple[str, str]]) -> str:
             f'<text x="{x + 14}" y="17" font-size="10">{escape(name.replace("_", " "))}</text>'
         )
     return "".join(out)
+
+
+def bars(title: str, items: Sequence[tuple[str, float | None]], unit: str = "") -> str:
+    """One bar per (label, value), e.g. tickets by category (``None`` draws no bar)."""
+    values = [(name, float(v or 0)) for name, v in items]
+    top = max((v for _, v in values), default=0) or 1
+    n = max(len(values), 1)
+    slot = (WIDTH - 2 * PAD) / n
+    bar = max(slot * 0.7, 1)
+    parts = [_open(title)]
+    for i, (name, v) in enumerate(values):
+        x = PAD + i * slot + (slot - bar) / 2
+        h = (HEIGHT - 2 * PAD) * v / top
+        parts.append(
+            f'<rect x="{x:.1f}" y="{HEIGHT - PAD - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+            f'fill="#1565c0"><title>{escape(name)}: {v:g}{escape(unit)}</title></rect>'
+        )
+        parts.append(_label(x + bar / 2, HEIGHT - PAD + 14, name))
+    parts.append(_axis(top))
+    parts.append("</svg>")
+    return "".join(parts)

@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from cti.stats.report import Report
+from cti.stats.service_report import ServiceReport
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -65,12 +66,56 @@ def _sheet(book: Workbook, report: Report, name: str, chart: str | None) -> None
     sheet.add_chart(c, f"A{last + 3}")
 
 
-def to_xlsx(reports: Sequence[tuple[Report, str, str | None]]) -> bytes:
-    """A workbook with one sheet per (report, sheet name, chart kind: bars, line or None)."""
+def service_csv(report: ServiceReport) -> str:
+    """The service report's tables as CSV, one after the other: each a title row, its
+    header and its rows, then an empty row."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for table in report.tables:
+        writer.writerow([table.title])
+        writer.writerow(table.header)
+        for row in table.rows:
+            writer.writerow(["" if v is None else _cell(v) for v in row])
+        writer.writerow([])
+    return out.getvalue()
+
+
+def _service_sheet(book: Workbook, report: ServiceReport, name: str = "Service") -> None:
+    """The service tables on one sheet, one under the other, and a bar chart of the
+    tickets by category beside them."""
+    sheet = book.create_sheet(name[:31])
+    sheet.append([report.title])
+    for table in report.tables:
+        sheet.append([])
+        sheet.append([table.title])
+        sheet.append(table.header)
+        first = sheet.max_row + 1
+        for row in table.rows:
+            sheet.append([_cell(v) for v in row])
+        if table.key == "category" and len(table.rows) > 1:
+            c = BarChart()
+            last = sheet.max_row - 1  # not the total
+            c.add_data(
+                Reference(sheet, min_col=2, min_row=first - 1, max_row=last),
+                titles_from_data=True,
+            )
+            c.set_categories(Reference(sheet, min_col=1, min_row=first, max_row=last))
+            c.title = table.title
+            c.width, c.height = 18, 9
+            sheet.add_chart(c, "L2")
+
+
+def to_xlsx(
+    reports: Sequence[tuple[Report, str, str | None]], service: ServiceReport | None = None
+) -> bytes:
+    """A workbook with one sheet per (report, sheet name, chart kind: bars, line or None),
+    and a ``Service`` sheet when ``service`` is given."""
     book = Workbook()
     book.remove(book.active)
     for report, name, chart in reports:
         _sheet(book, report, name, chart)
+    if service is not None:
+        _service_sheet(book, service)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

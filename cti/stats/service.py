@@ -12,6 +12,11 @@ from cti.stats.calls import DEFAULT_SHORT_ABANDON_S
 from cti.stats.export import to_xlsx
 from cti.stats.queries import Period
 from cti.stats.report import Report, build
+from cti.stats.service_figures import DEFAULT_REVISIT_DAYS
+from cti.stats.service_queries import names as service_names
+from cti.stats.service_queries import period_figures
+from cti.stats.service_report import ServiceReport
+from cti.stats.service_report import build as build_service
 
 #: The monthly workbook's sheets: (grouping, sheet name, chart).
 MONTHLY_SHEETS = (
@@ -38,12 +43,26 @@ async def call_report(
     return build(title, facts, by, await queries.thresholds(db, short_abandon_s), names)
 
 
+async def service_report(
+    db: AsyncSession,
+    period: Period,
+    counties: Sequence[int] | None,
+    revisit_days: int = DEFAULT_REVISIT_DAYS,
+) -> ServiceReport:
+    """Tickets, jobs, companies and revisits of ``period`` in ``counties``
+    (``cti.stats.service_figures``), from the monthly rollup."""
+    f = await period_figures(db, period, counties, revisit_days)
+    title = f"Service {period.start.isoformat()} to {period.end.isoformat()}"
+    return build_service(title, f, await service_names(db))
+
+
 async def monthly_workbook(
     db: AsyncSession, period: Period, counties: Sequence[int] | None
 ) -> bytes:
-    """The supervising authority's file for one month: one sheet per grouping."""
+    """The supervising authority's file for one month: one sheet per grouping, and the
+    service sheet."""
     reports = [
         (await call_report(db, period, counties, by), name, chart)
         for by, name, chart in MONTHLY_SHEETS
     ]
-    return to_xlsx(reports)
+    return to_xlsx(reports, await service_report(db, period, counties))

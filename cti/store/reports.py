@@ -1,11 +1,12 @@
-"""The call rollup (kept by the ``calls_rollup`` trigger, migration 0011) and the
-service-level target per county."""
+"""The call rollup (kept by the ``calls_rollup`` trigger, migration 0011), the
+service-level target per county, and the service figures' monthly rollup (kept by the
+``service_rollup`` triggers, migration 0019)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cti.store.base import Base
@@ -36,3 +37,34 @@ class CountyServiceLevel(Base):
         ForeignKey("counties.id", ondelete="CASCADE"), primary_key=True
     )
     answer_within_s: Mapped[int] = mapped_column(default=20, server_default="20")
+
+
+class ServiceRollupMonthly(Base):
+    """The service figures of one month and county, by metric and key (migration 0019 says
+    what each metric's keys are). Written only by the triggers."""
+
+    __tablename__ = "service_rollup_monthly"
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    k1: Mapped[str] = mapped_column(String(32), primary_key=True)
+    k2: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
+
+
+class ServiceTicketContribution(Base):
+    """What one ticket adds to ``service_rollup_monthly`` now (no foreign key: a deleted
+    ticket's contribution is still here to be taken out)."""
+
+    __tablename__ = "service_ticket_contributions"
+
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    k1: Mapped[str] = mapped_column(String(32), primary_key=True)
+    k2: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)

@@ -16,9 +16,11 @@ from markupsafe import Markup
 
 from cti.stats import charts
 from cti.stats.calls import GROUPINGS
-from cti.stats.export import to_csv, to_xlsx
+from cti.stats.export import service_csv, to_csv, to_xlsx
 from cti.stats.queries import Period
-from cti.stats.service import call_report, monthly_workbook
+from cti.stats.service import call_report, monthly_workbook, service_report
+from cti.stats.service_figures import DEFAULT_REVISIT_DAYS
+from cti.stats.service_report import ServiceReport
 from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.users import Role
 from cti.web.deps import DbSession, RequireRole
@@ -32,6 +34,9 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-
 By = Annotated[str, Query(pattern="^(" + "|".join(GROUPINGS) + ")$")]
 CountyCode = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 ShortAbandon = Annotated[int, Query(ge=0, le=120)]
+RevisitDays = Annotated[
+    int, Query(ge=0, le=90, description="revisit coverage: revisited within N days of done")
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -65,6 +70,21 @@ async def _scope(db: DbSession, ctx: AuthContext, county: str | None) -> list[in
     return None if wanted is None else [wanted]
 
 
+def _service_charts(service: ServiceReport) -> dict[str, Markup]:
+    """The service section's SVG charts by table key (labels escaped by ``charts``)."""
+
+    def items(key: str) -> list[tuple[str, float | None]]:
+        return [(str(r[0]), r[1]) for r in service.table(key).rows if r[0] != "total"]
+
+    companies = [(str(r[0]), r[5]) for r in service.table("companies").rows]
+    svg = {
+        "category": charts.bars("Tickets by category", items("category")),
+        "status": charts.bars("Tickets by status", items("status")),
+        "companies": charts.bars("On time % by company", companies, " %"),
+    }
+    return {k: Markup(v) for k, v in svg.items()}  # noqa: S704 (escaped by charts)
+
+
 def _filename(period: Period, what: str, ext: str) -> str:
     return f"hotline-{what}-{period.start:%Y-%m}.{ext}"
 
@@ -83,10 +103,12 @@ async def reports_page(
     by: By = "county",
     county: CountyCode = None,
     short_abandon: ShortAbandon = 5,
+    revisit_days: RevisitDays = DEFAULT_REVISIT_DAYS,
 ) -> Response:
     period = _period(month)
     scope = await _scope(db, ctx, county)
     report = await call_report(db, period, scope, by, short_abandon)
+    service = await service_report(db, period, scope, revisit_days)
     header, body = report.table()
     over_time = by in ("day", "week", "month", "hour")
     context = {
@@ -102,6 +124,9 @@ async def reports_page(
         "groupings": list(GROUPINGS),
         "county": county or "",
         "short_abandon": short_abandon,
+        "revisit_days": revisit_days,
+        "service": service,
+        "service_charts": _service_charts(service),
         "query": request.url.query,
         "may_pick_county": not (ctx.user.role == Role.SUPERVISOR.value and ctx.user.county_id),
     }
@@ -169,4 +194,50 @@ async def report_monthly(
     name = _filename(period, "monthly", "xlsx")
     return Response(
         data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get(
+    "/reports/service.csv",
+    response_class=Response,
+    summary="The service report (tickets, companies, revisits) as CSV",
+    responses=_file("text/csv", "text"),
+)
+async def service_report_csv(
+    ctx: Reader,
+    db: DbSession,
+    month: Month = None,
+    county: CountyCode = None,
+    revisit_days: RevisitDays = DEFAULT_REVISIT_DAYS,
+) -> Response:
+    period = _period(month)
+    report = await service_report(db, period, await _scope(db, ctx, county), revisit_days)
+    name = _filename(period, "service", "csv")
+    return Response(
+        service_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/reports/service.xlsx",
+    response_class=Response,
+    summary="The service report (tickets, companies, revisits) as XLSX",
+    responses=_file(XLSX, "binary"),
+)
+async def service_report_xlsx(
+    ctx: Reader,
+    db: DbSession,
+    month: Month = None,
+    county: CountyCode = None,
+    revisit_days: RevisitDays = DEFAULT_REVISIT_DAYS,
+) -> Response:
+    period = _period(month)
+    report = await service_report(db, period, await _scope(db, ctx, county), revisit_days)
+    name = _filename(period, "service", "xlsx")
+    return Response(
+        to_xlsx([], report),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -142,7 +142,7 @@ async def test_the_monthly_workbook_has_a_sheet_per_view_with_charts(client, mak
     assert f"hotline-monthly-{MONTH}.xlsx" in reply.headers["content-disposition"]
     book = load_workbook(io.BytesIO(reply.content))
     assert book.sheetnames == [
-        "By county", "By day", "By week", "By queue", "By hour of day", "By agent",
+        "By county", "By day", "By week", "By queue", "By hour of day", "By agent", "Service",
     ]  # fmt: skip
     by_day = book["By day"]
     assert [c.value for c in by_day[3]][:3] == [f"{MONTH}-04", 4, 3]
