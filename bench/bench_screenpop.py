@@ -130,6 +130,7 @@ class Probe:
         self._task: asyncio.Task[None] | None = None
         #: pop_id -> {stage: time.time()}: lookup start/end, hub dispatch, frame written.
         self.stages: dict[str, dict[str, float]] = {}
+        self.slow_publishes: list[tuple[float, str, float]] = []
         self._patch()
 
     def _patch(self) -> None:
@@ -149,6 +150,41 @@ class Probe:
                 stages[key]["looked_up"] = time.time()
 
         screenpop.lookup_caller = timed_lookup
+        from cti.ami import tracker
+
+        feed = tracker.CallTracker.feed
+
+        def timed_feed(self_: Any, event: Any, node: str = "asterisk") -> Any:
+            out = feed(self_, event, node)
+            for domain in out:
+                if isinstance(domain, screenpop.CallOffered):
+                    key = screenpop.pop_id(domain.node, domain.linkedid, domain.agent_interface)
+                    stages.setdefault(key, {})["tracked"] = time.time()
+            return out
+
+        tracker.CallTracker.feed = timed_feed  # type: ignore[method-assign]
+        handle = screenpop.ScreenPop.handle
+
+        async def timed_handle(self_: Any, event: Any) -> None:
+            if isinstance(event, screenpop.CallOffered):
+                key = screenpop.pop_id(event.node, event.linkedid, event.agent_interface)
+                stages.setdefault(key, {})["handled"] = time.time()
+            await handle(self_, event)
+
+        screenpop.ScreenPop.handle = timed_handle  # type: ignore[method-assign]
+        from cti.ami import relay
+
+        call = relay.ScreenPopRelay.__call__
+        slow = self.slow_publishes
+
+        async def timed_call(self_: Any, event: Any) -> None:
+            t0 = time.time()
+            await call(self_, event)
+            t1 = time.time()
+            if t1 - t0 > 0.002:
+                slow.append((t0, type(event).__name__, (t1 - t0) * 1000))
+
+        relay.ScreenPopRelay.__call__ = timed_call  # type: ignore[method-assign]
         dispatch = hub.AgentHub.dispatch
 
         def timed_dispatch(self_: Any, message: dict[str, Any]) -> None:
@@ -182,7 +218,12 @@ class Probe:
             self._task.cancel()
 
     def record(self) -> dict[str, Any]:
-        return {"collections": self.collections, "lags": self.lags, "stages": self.stages}
+        return {
+            "collections": self.collections,
+            "lags": self.lags,
+            "stages": self.stages,
+            "slow_publishes": self.slow_publishes,
+        }
 
 
 def start_backend(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -727,7 +768,8 @@ async def run_phase(
 #: The pop's path cut at the probe's stages: AMI bytes written -> lookup starts (socket,
 #: parser, tracker, publish queue) -> lookup ends (pool + Postgres) -> hub dispatch
 #: (build_pop, bus) -> frame read by the client (hub queue, WebSocket write, client).
-STAGES = (("ami", None, "lookup"), ("lookup", "lookup", "looked_up"))
+STAGES = (("read", None, "tracked"), ("queue", "tracked", "handled"))
+STAGES += (("task", "handled", "lookup"), ("lookup", "lookup", "looked_up"))
 STAGES += (("bus", "looked_up", "hub"), ("ws", "hub", None))
 
 
@@ -740,7 +782,9 @@ def probe_summary(record: dict[str, Any], result: Result) -> dict[str, Any]:
     per_stage: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
     for key, sent, arrived in result.timeline:
         marks = record["stages"].get(key)
-        if not marks or not all(m in marks for m in ("lookup", "looked_up", "hub")):
+        if not marks or not all(
+            m in marks for m in ("tracked", "handled", "lookup", "looked_up", "hub")
+        ):
             continue
         for name, a, b in STAGES:
             t0 = sent if a is None else marks[a]
@@ -969,6 +1013,10 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
         probe_file = data_dir / "probe.json"
         if probe_file.exists() and sys.exc_info()[0] is None:
             record = json.loads(probe_file.read_text())
+            if args.dump:
+                args.dump.with_suffix(".probe.json").write_text(
+                    json.dumps({**record, "timeline": main.timeline})
+                )
             for result in (single, main):
                 result.probe = probe_summary(record, result)
         await asterisk.stop()
