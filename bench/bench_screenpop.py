@@ -54,7 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import docs  # noqa: E402
 
-TARGET_P99_MS = 15.0
+TARGET_P99_MS = 10.0
+TARGET_MAX_MS = 50.0  # issue 16 (2,000 sockets, 100 calls/s)
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 AMI_USER, AMI_SECRET, NODE = "hotline", "hotline-secret", "asterisk"
 PASSWORD = "bench-password-1"
@@ -934,6 +935,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
     from tests.integration.ami.fake_asterisk import FakeAsterisk
 
     rng = random.Random(args.seed)
+    load_before = f"{os.getloadavg()[0]:.2f}"
     name = make_url(url).database
     # For pg_stat_activity (which backends are the measured database's), from outside it.
     admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
@@ -1029,6 +1031,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
 
     ok = (
         main.quantile(0.99) <= TARGET_P99_MS
+        and max(main.latencies_ms, default=float("inf")) <= TARGET_MAX_MS
         and main.lost == 0
         and main.wrong == 0
         and main.duplicates == 0
@@ -1037,8 +1040,9 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
     verdict = "meets" if ok else "MISSES"
     lookups.sort()
     lines = [
-        f"machine: {os.cpu_count()} cores, Postgres 127.0.0.1; backend: uvicorn, roles api+ami, "
-        "one process",
+        f"machine: {os.cpu_count()} cores (shared), load average {load_before} before, "
+        f"{os.getloadavg()[0]:.2f} after; Postgres 127.0.0.1; backend: uvicorn, roles api+ami, "
+        "one process, Postgres bus",
         f"data: {population.citizens:,} citizens, {population.phones:,} phones, "
         f"{population.past_calls:,} past calls, {population.tickets:,} tickets "
         f"({population.open_tickets:,} open); 70% of callers on file",
@@ -1048,7 +1052,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
         f"duplicates {main.duplicates}, lookup failures {main.lookup_failed}; "
         f"callers on file shown with their record {main.known_with_history}/{main.known}",
         f"AgentCalled -> pop frame: {summary(main)}  "
-        f"(target p99 <= {TARGET_P99_MS:g} ms: {verdict})",
+        f"(target p99 <= {TARGET_P99_MS:g} ms, max <= {TARGET_MAX_MS:g} ms: {verdict})",
         "CPU during the calls, in cores: " + cores(main),
         probe_line(main),
         f"baseline, 1 socket open, {single.calls} calls at {args.rate:g}/s: {summary(single)}"
