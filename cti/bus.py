@@ -247,6 +247,11 @@ class PostgresBus:
                         "SELECT pg_notify($1, $2)", [(c, p) for c, p, _ in batch]
                     )
                 self.round_trips += 1
+            except asyncio.CancelledError:
+                for _, _, done in batch:
+                    if done is not None and not done.done():
+                        done.set_exception(BusError("bus closed"))
+                raise
             except Exception as exc:  # asyncpg raises many kinds while Postgres is down
                 for _, _, done in batch:
                     if done is None:
@@ -272,6 +277,10 @@ class PostgresBus:
         self._closing = True
         if self._writer is not None:
             self._writer.cancel()
+        while self._outbox:  # nobody waits forever for a message that will not go
+            _, _, done = self._outbox.popleft()
+            if done is not None and not done.done():
+                done.set_exception(BusError("bus closed"))
         if self._reconnect_task is not None:
             self._reconnect_task.cancel()
         if self._conn is not None:
