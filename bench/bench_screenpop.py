@@ -54,7 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import docs  # noqa: E402
 
-TARGET_P99_MS = 15.0
+TARGET_P99_MS = 10.0
+TARGET_MAX_MS = 50.0  # issue 16 (2,000 sockets, 100 calls/s)
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 AMI_USER, AMI_SECRET, NODE = "hotline", "hotline-secret", "asterisk"
 PASSWORD = "bench-password-1"
@@ -130,6 +131,7 @@ class Probe:
         self._task: asyncio.Task[None] | None = None
         #: pop_id -> {stage: time.time()}: lookup start/end, hub dispatch, frame written.
         self.stages: dict[str, dict[str, float]] = {}
+        self.slow_publishes: list[tuple[float, str, float]] = []
         self._patch()
 
     def _patch(self) -> None:
@@ -149,6 +151,41 @@ class Probe:
                 stages[key]["looked_up"] = time.time()
 
         screenpop.lookup_caller = timed_lookup
+        from cti.ami import tracker
+
+        feed = tracker.CallTracker.feed
+
+        def timed_feed(self_: Any, event: Any, node: str = "asterisk") -> Any:
+            out = feed(self_, event, node)
+            for domain in out:
+                if isinstance(domain, screenpop.CallOffered):
+                    key = screenpop.pop_id(domain.node, domain.linkedid, domain.agent_interface)
+                    stages.setdefault(key, {})["tracked"] = time.time()
+            return out
+
+        tracker.CallTracker.feed = timed_feed  # type: ignore[method-assign]
+        handle = screenpop.ScreenPop.handle
+
+        async def timed_handle(self_: Any, event: Any) -> None:
+            if isinstance(event, screenpop.CallOffered):
+                key = screenpop.pop_id(event.node, event.linkedid, event.agent_interface)
+                stages.setdefault(key, {})["handled"] = time.time()
+            await handle(self_, event)
+
+        screenpop.ScreenPop.handle = timed_handle  # type: ignore[method-assign]
+        from cti.ami import relay
+
+        call = relay.ScreenPopRelay.__call__
+        slow = self.slow_publishes
+
+        async def timed_call(self_: Any, event: Any) -> None:
+            t0 = time.time()
+            await call(self_, event)
+            t1 = time.time()
+            if t1 - t0 > 0.002:
+                slow.append((t0, type(event).__name__, (t1 - t0) * 1000))
+
+        relay.ScreenPopRelay.__call__ = timed_call  # type: ignore[method-assign]
         dispatch = hub.AgentHub.dispatch
 
         def timed_dispatch(self_: Any, message: dict[str, Any]) -> None:
@@ -182,7 +219,12 @@ class Probe:
             self._task.cancel()
 
     def record(self) -> dict[str, Any]:
-        return {"collections": self.collections, "lags": self.lags, "stages": self.stages}
+        return {
+            "collections": self.collections,
+            "lags": self.lags,
+            "stages": self.stages,
+            "slow_publishes": self.slow_publishes,
+        }
 
 
 def start_backend(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -727,7 +769,8 @@ async def run_phase(
 #: The pop's path cut at the probe's stages: AMI bytes written -> lookup starts (socket,
 #: parser, tracker, publish queue) -> lookup ends (pool + Postgres) -> hub dispatch
 #: (build_pop, bus) -> frame read by the client (hub queue, WebSocket write, client).
-STAGES = (("ami", None, "lookup"), ("lookup", "lookup", "looked_up"))
+STAGES = (("read", None, "tracked"), ("queue", "tracked", "handled"))
+STAGES += (("task", "handled", "lookup"), ("lookup", "lookup", "looked_up"))
 STAGES += (("bus", "looked_up", "hub"), ("ws", "hub", None))
 
 
@@ -740,7 +783,9 @@ def probe_summary(record: dict[str, Any], result: Result) -> dict[str, Any]:
     per_stage: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
     for key, sent, arrived in result.timeline:
         marks = record["stages"].get(key)
-        if not marks or not all(m in marks for m in ("lookup", "looked_up", "hub")):
+        if not marks or not all(
+            m in marks for m in ("tracked", "handled", "lookup", "looked_up", "hub")
+        ):
             continue
         for name, a, b in STAGES:
             t0 = sent if a is None else marks[a]
@@ -890,6 +935,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
     from tests.integration.ami.fake_asterisk import FakeAsterisk
 
     rng = random.Random(args.seed)
+    load_before = f"{os.getloadavg()[0]:.2f}"
     name = make_url(url).database
     # For pg_stat_activity (which backends are the measured database's), from outside it.
     admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
@@ -969,6 +1015,10 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
         probe_file = data_dir / "probe.json"
         if probe_file.exists() and sys.exc_info()[0] is None:
             record = json.loads(probe_file.read_text())
+            if args.dump:
+                args.dump.with_suffix(".probe.json").write_text(
+                    json.dumps({**record, "timeline": main.timeline})
+                )
             for result in (single, main):
                 result.probe = probe_summary(record, result)
         await asterisk.stop()
@@ -981,6 +1031,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
 
     ok = (
         main.quantile(0.99) <= TARGET_P99_MS
+        and max(main.latencies_ms, default=float("inf")) <= TARGET_MAX_MS
         and main.lost == 0
         and main.wrong == 0
         and main.duplicates == 0
@@ -989,8 +1040,9 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
     verdict = "meets" if ok else "MISSES"
     lookups.sort()
     lines = [
-        f"machine: {os.cpu_count()} cores, Postgres 127.0.0.1; backend: uvicorn, roles api+ami, "
-        "one process",
+        f"machine: {os.cpu_count()} cores (shared), load average {load_before} before, "
+        f"{os.getloadavg()[0]:.2f} after; Postgres 127.0.0.1; backend: uvicorn, roles api+ami, "
+        "one process, Postgres bus",
         f"data: {population.citizens:,} citizens, {population.phones:,} phones, "
         f"{population.past_calls:,} past calls, {population.tickets:,} tickets "
         f"({population.open_tickets:,} open); 70% of callers on file",
@@ -1000,7 +1052,7 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
         f"duplicates {main.duplicates}, lookup failures {main.lookup_failed}; "
         f"callers on file shown with their record {main.known_with_history}/{main.known}",
         f"AgentCalled -> pop frame: {summary(main)}  "
-        f"(target p99 <= {TARGET_P99_MS:g} ms: {verdict})",
+        f"(target p99 <= {TARGET_P99_MS:g} ms, max <= {TARGET_MAX_MS:g} ms: {verdict})",
         "CPU during the calls, in cores: " + cores(main),
         probe_line(main),
         f"baseline, 1 socket open, {single.calls} calls at {args.rate:g}/s: {summary(single)}"

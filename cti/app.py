@@ -117,7 +117,7 @@ def build_services(
                 make_session_factory(lookups) if lookups else session_factory,
                 record=PopRecord(session_factory),
             )
-            ami = AmiService(settings.ami_nodes, settings.number_plan, relay)
+            ami = AmiService(settings.ami_nodes, settings.number_plan, relay, drain=relay.drain)
             services.append(ami)
             from cti.wallboard.publisher import WallboardPublisher
 

@@ -47,6 +47,7 @@ class AmiService:
         publish: Publish,
         *,
         county_of_queue: Callable[[str], str | None] = default_county_of_queue,
+        drain: Callable[[], Awaitable[None]] | None = None,
         **connection_options: Any,
     ) -> None:
         names = [node.name for node in nodes]
@@ -54,6 +55,9 @@ class AmiService:
             raise ValueError(f"AMI node names must be unique, got {names}")
         self.tracker = CallTracker(number_plan, county_of_queue=county_of_queue, clock=time.time)
         self._publish = publish
+        #: Awaited at stop, after the queue is published: what ``publish`` started
+        #: (lookups in flight, pop records not yet written) finishes before the process ends.
+        self._drain = drain
         self._queue: asyncio.Queue[DomainEvent] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
         self.published: Counter[str] = Counter()
@@ -111,11 +115,19 @@ class AmiService:
             connection.start()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
-        """Log off every node, publish what is still queued (bounded wait), then stop."""
+        """Log off every node, publish what is still queued and drain (bounded waits), then
+        stop."""
         await asyncio.gather(*(c.stop() for c in self.connections), return_exceptions=True)
         if self._publisher is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), drain_timeout)
+            if self._drain is not None:
+                try:
+                    await asyncio.wait_for(self._drain(), drain_timeout)
+                except TimeoutError:
+                    log.warning("AMI side stopped before its pops were all recorded")
+                except Exception:
+                    log.exception("draining the AMI side's publisher failed")
             self._publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._publisher

@@ -135,6 +135,21 @@ async def test_the_ringing_agent_sees_the_caller_and_nobody_else_does(
             assert await other.locator("[data-testid=pop]").count() == 0
             assert await other.locator("#idle").is_visible()
             assert alerts == [] and other_alerts == []
+
+            # A reload while the agent is still writing: the ended pop is still there
+            # (the caller's name still text), until the agent closes it; then it stays gone.
+            await page.reload()
+            await page.wait_for_selector("[data-testid=link-state]:text('connected')")
+            await page.wait_for_selector("[data-testid=pop] [data-field=status]:text('ended')")
+            assert await pop.count() == 1
+            assert await pop.locator("[data-testid=caller-name]").text_content() == HOSTILE_NAME
+            await pop.locator("[data-testid=close-pop]").click()
+            await pop.wait_for(state="detached")
+            await page.reload()
+            await page.wait_for_selector("[data-testid=link-state]:text('connected')")
+            await page.wait_for_timeout(300)  # the snapshot follows hello at once
+            assert await pop.count() == 0
+            assert alerts == []
             for page_, _ in pages.values():
                 await page_.context.close()
     finally:

@@ -74,3 +74,40 @@ async def test_postgres_bus_listens_again_after_its_connection_is_killed(databas
     finally:
         await publisher.close()
         await listener.close()
+
+
+async def test_postgres_bus_posts_a_burst_in_order_in_few_round_trips(database_url):
+    """600 posts without waiting (the AMI side's way), repeats of one payload among them
+    (Postgres folds identical NOTIFYs of one transaction: each must still arrive), then a
+    publish that waits: everything arrives once, in order, in far fewer round trips."""
+    publisher, listener = PostgresBus(libpq_dsn(database_url)), PostgresBus(libpq_dsn(database_url))
+    try:
+        subscription = await listener.subscribe("screenpop")
+        sent = []
+        for i in range(600):
+            message = {"type": "agent_state", "state": "ringing"} if i % 7 == 0 else {"n": i}
+            publisher.post("screenpop", message)
+            sent.append(message)
+        await publisher.publish("screenpop", {"last": True})
+        sent.append({"last": True})
+        got = [await _next(subscription) for _ in sent]
+        assert got == sent
+        with pytest.raises(TimeoutError):
+            await _next(subscription, 0.2)  # nothing doubled
+        assert publisher.round_trips < 600 // 7 + 10, publisher.round_trips
+        with pytest.raises(BusError):
+            publisher.post("screenpop", {"blob": "x" * 8000})  # refused at once, not later
+    finally:
+        await publisher.close()
+        await listener.close()
+
+
+async def test_postgres_bus_publish_raises_and_post_counts_when_postgres_is_unreachable():
+    bus = PostgresBus("postgresql://postgres@127.0.0.1:1/nowhere")
+    try:
+        bus.post("screenpop", {"n": 1})
+        with pytest.raises(BusError):
+            await bus.publish("screenpop", {"n": 2})
+        assert bus.post_failures == 1
+    finally:
+        await bus.close()

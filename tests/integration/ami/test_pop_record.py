@@ -70,3 +70,27 @@ async def test_recorded_pops_are_restored_shown_and_closed(session_factory):
         for message in (ringing, talking, ended, theirs):
             record.delete(message["pop_id"])
         await record.close()
+
+
+async def test_pops_put_just_before_the_ami_side_stops_are_written(session_factory):
+    """Shutdown: ``AmiService.stop`` drains the relay, so the pop records still queued
+    reach ``screen_pops`` before the process ends (without the drain they were lost)."""
+    from cti.ami.relay import ScreenPopRelay
+    from cti.ami.service import AmiService
+    from cti.bus import InMemoryBus
+    from cti.numbers import NumberPlan
+
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/r{secrets.token_hex(3)}"
+    relay = ScreenPopRelay(InMemoryBus(), session_factory, record=PopRecord(session_factory))
+    service = AmiService([], NumberPlan(), relay, drain=relay.drain)
+    await service.start()
+    messages = [_message(node, f"2.{i}", me, "answered") for i in range(50)]
+    for message in messages:
+        relay.record.put(message)
+    await service.stop()
+    writer = relay.record._task
+    if writer is not None:  # what the end of the process does to a task still writing
+        writer.cancel()
+    restored = await PopRecord(session_factory).restore(node)  # the node is this run's
+    assert [m["pop_id"] for m in restored] == [m["pop_id"] for m in messages]
