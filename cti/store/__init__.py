@@ -19,6 +19,7 @@ from cti.store import (
     sms,
     tickets,
     users,
+    wallboard,
 )
 from cti.store.base import Base
 
@@ -41,4 +42,5 @@ __all__ = [
     "sms",
     "tickets",
     "users",
+    "wallboard",
 ]

@@ -184,6 +184,22 @@ class Board:
         out.append(self._stats_delta(code, county))
         return out
 
+    def view(self, code: str) -> tuple[int, float | None, int] | None:
+        """(calls waiting, join epoch of the longest waiting, agents logged in) of one
+        county; None when the board has not heard of it. Logged in: in the county's queue
+        with a phone that is not unavailable (a paused agent is logged in)."""
+        county = self._counties.get(code)
+        if county is None:
+            return None
+        agents = {(n, i) for n, i, _q in county.members}
+        logged_in = sum(
+            1
+            for node, interface in agents
+            if (view := self._agent_view(county, node, interface)) and view[0] != UNAVAILABLE
+        )
+        oldest = min(county.waiting.values()) if county.waiting else None
+        return len(county.waiting), oldest, logged_in
+
     # --- helpers ----------------------------------------------------------------------
 
     def _ts(self, event: Mapping[str, Any]) -> float:
