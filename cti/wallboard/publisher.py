@@ -14,12 +14,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cti.ami.protocol import AmiMessage
 from cti.bus import Bus, BusError
 from cti.service import Health
 from cti.wallboard.board import Board
+
+if TYPE_CHECKING:
+    from cti.wallboard.watch import AlertWatch
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,9 @@ HEARTBEAT_S = 5.0
 
 class WallboardPublisher:
     """A ``cti.service.Service`` of the AMI side. ``ami`` is the ``AmiService`` (its
-    ``add_listener`` and ``connections`` are used)."""
+    ``add_listener`` and ``connections`` are used). With ``alerts`` the board is checked
+    against the counties' alert thresholds after every change and every tick, and the
+    board counts the service level with the counties' own N (``alerts.sl_of``)."""
 
     name = "wallboard"
 
@@ -40,10 +45,14 @@ class WallboardPublisher:
         bus: Bus,
         *,
         board: Board | None = None,
+        alerts: AlertWatch | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.board = board or Board(clock=clock)
+        if board is None:
+            board = Board(clock=clock, sl_of=alerts.sl_of) if alerts else Board(clock=clock)
+        self.board = board
+        self.alerts = alerts
         self._ami = ami
         self._bus = bus
         self._heartbeat_s = heartbeat_s
@@ -55,8 +64,16 @@ class WallboardPublisher:
         ami.add_listener(self._on_ami_event)
 
     def _on_ami_event(self, node: str, message: AmiMessage) -> None:
-        for delta in self.board.feed(message, node):
+        deltas = self.board.feed(message, node)
+        for delta in deltas:
             self._queue.put_nowait(delta)
+        if deltas:
+            self._check_alerts()
+
+    def _check_alerts(self) -> None:
+        if self.alerts is not None:
+            for delta in self.alerts.check(self.board):
+                self._queue.put_nowait(delta)
 
     def links(self) -> dict[str, str]:
         return {c.node.name: str(c.state) for c in self._ami.connections}
@@ -82,6 +99,7 @@ class WallboardPublisher:
             await asyncio.sleep(min(0.5, self._heartbeat_s))
             for delta in self.board.tick():
                 self._queue.put_nowait(delta)
+            self._check_alerts()
             links = self.links()
             now = time.monotonic()
             if links != self._links or now - last >= self._heartbeat_s:
@@ -97,6 +115,8 @@ class WallboardPublisher:
                 for county in self.board.counties():
                     for delta in self.board.snapshot(county):
                         self._queue.put_nowait(delta)
+                for delta in self.alerts.snapshot() if self.alerts else []:
+                    self._queue.put_nowait(delta)
         finally:
             subscription.close()
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from cti.counties.validate import FormErrors, check_wallboard
 from cti.stats.queries import thresholds
 from cti.store.reports import CountyServiceLevel
+from cti.store.users import Role, User
 from cti.wallboard.watch import SETTINGS_CHANNEL, load_config
 from tests.integration.web.test_admin_counties import add, admin, code, county, county_form, entries
 
@@ -24,7 +26,12 @@ __all__ = ["admin"]  # the fixture, imported for these tests
 
 
 def board_form(csrf: str, **values: str) -> dict:
-    defaults = {"answer_within_s": "20", "alert_waiting_above": "", "alert_longest_wait_s": ""}
+    defaults = {
+        "wallboard": "1",
+        "answer_within_s": "20",
+        "alert_waiting_above": "",
+        "alert_longest_wait_s": "",
+    }
     return county_form(csrf, **{**defaults, **values})
 
 
@@ -117,6 +124,7 @@ async def test_save_the_wallboard_settings_shared_with_the_reports(admin, sessio
         ({"answer_within_s": "0"}, "answer_within_s", "from 1 to 600"),
         ({"answer_within_s": "601"}, "answer_within_s", "from 1 to 600"),
         ({"answer_within_s": ""}, "answer_within_s", "from 1 to 600"),
+        ({"answer_within_s": " "}, "answer_within_s", "from 1 to 600"),
         ({"answer_within_s": "2e1"}, "answer_within_s", "from 1 to 600"),
         ({"alert_waiting_above": "-1"}, "alert_waiting_above", "or empty for no alert"),
         ({"alert_waiting_above": "1000"}, "alert_waiting_above", "from 0 to 999"),
@@ -167,3 +175,37 @@ async def test_refused_with_the_form_as_typed_and_nothing_saved(admin, session_f
     assert (await county(session_factory, c)).name == "Test County"  # all or nothing
     assert await entries(session_factory, "county.wallboard", c) == []
     assert await entries(session_factory, "county.update", c) == []
+
+
+async def test_a_supervisors_alert_email_is_set_on_their_user_page(
+    admin, session_factory, make_user
+):
+    """Hostile addresses tried: a CR/LF with a Bcc header after it, two addresses, an
+    address in angle brackets with a name, none at all, markup."""
+    client, csrf = admin
+    username = await make_user(Role.SUPERVISOR, county="south")
+    async with session_factory() as db:
+        user = await db.scalar(select(User).where(User.username == username))
+    form = {"csrf_token": csrf, "display_name": "Sue", "role": "supervisor", "county": "south"}
+    for bad in (
+        "sue@example.org\r\nBcc: all@example.org",
+        "a@example.org, b@example.org",
+        "Sue <sue@example.org>",
+        "sue",
+        "<b>@example.org",
+    ):
+        refused = await client.post(f"/admin/users/{user.id}", data={**form, "email": bad})
+        assert refused.status_code == 422, bad
+        assert "email must be one address like name@example.org" in refused.text
+    saved = await client.post(
+        f"/admin/users/{user.id}", data={**form, "email": " sue.south@example.org "}
+    )
+    assert saved.status_code == 303
+    page = await client.get(f"/admin/users/{user.id}")
+    assert 'name="email" type="email" maxlength="254" value="sue.south@example.org"' in page.text
+    # an empty one removes it
+    assert (
+        await client.post(f"/admin/users/{user.id}", data={**form, "email": ""})
+    ).status_code == 303
+    async with session_factory() as db:
+        assert (await db.get(User, user.id)).email is None
