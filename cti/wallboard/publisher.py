@@ -120,7 +120,25 @@ class WallboardPublisher:
         finally:
             subscription.close()
 
+    async def seed_today(self) -> None:
+        """Start today's figures from the call rows (answered and abandoned before this
+        process started), so a restart does not zero the board. The board's live counts
+        are added to them: a call that ends in the moment between the AMI connecting and
+        this query could count twice; one answered before the start and ending after it
+        is in neither (both are rare and gone the next day)."""
+        if self.alerts is None:
+            return
+        try:
+            day, figures = await self.alerts.today()
+        except Exception:
+            log.exception("today's figures not read from the call rows: the board counts from 0")
+            return
+        for code, today in sorted(figures.items()):
+            for delta in self.board.seed(code, day, today):
+                self._queue.put_nowait(delta)
+
     async def start(self) -> None:
+        await self.seed_today()
         self._links = self.links()
         self._tasks = [
             asyncio.create_task(self._publish_loop(), name="wallboard-publish"),

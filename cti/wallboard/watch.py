@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -35,6 +35,7 @@ from cti.routing.decide import is_open
 from cti.routing.repo import load_rules
 from cti.routing.rules import CountyPolicy
 from cti.service import Health
+from cti.stats.queries import Period, rollup_facts
 from cti.store.counties import County
 from cti.store.reports import CountyServiceLevel
 from cti.store.users import Role, User
@@ -48,7 +49,8 @@ from cti.wallboard.alerts import (
     Thresholds,
     active_alerts,
 )
-from cti.wallboard.board import DEFAULT_SL_S, Board
+from cti.wallboard.board import DEFAULT_SL_S, Board, utc_day
+from cti.wallboard.today import TodayFigures, today_figures
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,18 @@ class AlertWatch:
             self.config = await load_config(db)
             rules = await load_rules(db)
         self._policies = {p.county: p for p in rules.counties if p.has_hours}
+
+    async def today(self) -> tuple[str, dict[str, TodayFigures]]:
+        """Today (UTC, the board's day) and each county's figures from the call rows."""
+        now = self._clock()
+        day = utc_day("", now)
+        start = _at(now).date()
+        async with self._session_factory() as db:
+            facts = await rollup_facts(
+                db, Period(start, start + timedelta(days=1)), None, days=False
+            )
+        codes = {c.id: code for code, c in self.config.items()}
+        return day, today_figures(facts, codes, self.sl_of)
 
     async def _adopt(self) -> None:
         async with self._session_factory() as db:
