@@ -29,13 +29,18 @@ log = logging.getLogger(__name__)
 WALLBOARD_CHANNEL = "wallboard"
 WALLBOARD_REQUESTS_CHANNEL = "wallboard_requests"
 HEARTBEAT_S = 5.0
+#: How often the open callback requests are counted (they are written by the FastAGI side,
+#: the agents' API and the dialer, in any process: the count is read where they meet).
+CALLBACKS_S = 2.0
 
 
 class WallboardPublisher:
     """A ``cti.service.Service`` of the AMI side. ``ami`` is the ``AmiService`` (its
     ``add_listener`` and ``connections`` are used). With ``alerts`` the board is checked
     against the counties' alert thresholds after every change and every tick, and the
-    board counts the service level with the counties' own N (``alerts.sl_of``)."""
+    board counts the service level with the counties' own N (``alerts.sl_of``), starts
+    from the day's call rows, and the open callback requests are counted every
+    ``callbacks_s`` and sent when they change (``{"type": "callbacks", "county", "open"}``)."""
 
     name = "wallboard"
 
@@ -47,8 +52,12 @@ class WallboardPublisher:
         board: Board | None = None,
         alerts: AlertWatch | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        callbacks_s: float = CALLBACKS_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._callbacks_s = callbacks_s
+        #: county -> open callback requests, as last sent
+        self.callbacks: dict[str, int] = {}
         if board is None:
             board = Board(clock=clock, sl_of=alerts.sl_of) if alerts else Board(clock=clock)
         self.board = board
@@ -107,6 +116,24 @@ class WallboardPublisher:
                 last = now
                 self._queue.put_nowait(self._link_message())
 
+    def _callbacks_delta(self, county: str) -> dict[str, Any]:
+        return {"type": "callbacks", "county": county, "open": self.callbacks[county]}
+
+    async def _callbacks_loop(self) -> None:
+        """Sends a county's open callback requests when the count changes."""
+        assert self.alerts is not None
+        while True:
+            try:
+                counts = await self.alerts.open_callbacks()
+            except Exception:
+                log.exception("open callback requests not counted")
+                counts = {}
+            for county, n in sorted(counts.items()):
+                if self.callbacks.get(county) != n:
+                    self.callbacks[county] = n
+                    self._queue.put_nowait(self._callbacks_delta(county))
+            await asyncio.sleep(self._callbacks_s)
+
     async def _requests_loop(self) -> None:
         subscription = await self._bus.subscribe(WALLBOARD_REQUESTS_CHANNEL)
         try:
@@ -117,6 +144,8 @@ class WallboardPublisher:
                         self._queue.put_nowait(delta)
                 for delta in self.alerts.snapshot() if self.alerts else []:
                     self._queue.put_nowait(delta)
+                for county in sorted(self.callbacks):
+                    self._queue.put_nowait(self._callbacks_delta(county))
         finally:
             subscription.close()
 
@@ -145,6 +174,10 @@ class WallboardPublisher:
             asyncio.create_task(self._heartbeat_loop(), name="wallboard-heartbeat"),
             asyncio.create_task(self._requests_loop(), name="wallboard-requests"),
         ]
+        if self.alerts is not None:
+            self._tasks.append(
+                asyncio.create_task(self._callbacks_loop(), name="wallboard-callbacks")
+            )
         # A hub that started before us asked already: answer anyway.
         self._queue.put_nowait(self._link_message())
 

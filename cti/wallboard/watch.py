@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.bus import Bus
@@ -36,6 +36,7 @@ from cti.routing.repo import load_rules
 from cti.routing.rules import CountyPolicy
 from cti.service import Health
 from cti.stats.queries import Period, rollup_facts
+from cti.store.callbacks import CallbackRequest, CallbackStatus
 from cti.store.counties import County
 from cti.store.reports import CountyServiceLevel
 from cti.store.users import Role, User
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 SETTINGS_CHANNEL = "wallboard_settings"
 REFRESH_S = 60.0
+#: Every alert off (a county the check can skip).
+OFF = Thresholds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +160,13 @@ class AlertWatch:
         """The alert deltas the board causes now; logging and email are queued."""
         now = self._clock()
         views = {}
-        for county in self.config:
+        for county, config in self.config.items():
+            if config.thresholds == OFF:
+                continue
             view = board.view(county)
             if view is not None:
                 views[county] = CountyView(*view)
-        thresholds = {code: c.thresholds for code, c in self.config.items()}
+        thresholds = {code: c.thresholds for code, c in self.config.items() if code in views}
         changes = self.tracker.step(active_alerts(views, thresholds, self.is_open, now), now)
         for change in changes:
             self.raised += change.state == "raised"
@@ -191,6 +196,17 @@ class AlertWatch:
             )
         codes = {c.id: code for code, c in self.config.items()}
         return day, today_figures(facts, codes, self.sl_of)
+
+    async def open_callbacks(self) -> dict[str, int]:
+        """Open callback requests per county in service (0 for none)."""
+        async with self._session_factory() as db:
+            rows = await db.execute(
+                select(CallbackRequest.county_id, func.count())
+                .where(CallbackRequest.status == CallbackStatus.OPEN.value)
+                .group_by(CallbackRequest.county_id)
+            )
+            counts = dict(rows.all())
+        return {code: counts.get(c.id, 0) for code, c in self.config.items()}
 
     async def _adopt(self) -> None:
         async with self._session_factory() as db:

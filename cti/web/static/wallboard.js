@@ -122,6 +122,9 @@
         set(field(el, "avg_handle_s"), secs(m.avg_handle_s));
         break;
       }
+      case "callbacks":
+        set(field(board(m.county), "open_callbacks"), m.open);
+        break;
       case "alert": {
         if (!alerts.has(m.county)) alerts.set(m.county, new Map());
         if (m.state === "raised") alerts.get(m.county).set(m.kind, m); else alerts.get(m.county).delete(m.kind);
