@@ -58,7 +58,6 @@ _CODE = re.compile(CODE_PATTERN)
 #: Every field has a default, so an empty one reaches the checks (and the page says why).
 Field = Annotated[str, Form(max_length=200)]
 Categories = Annotated[list[str], Form()]
-OptionalField = Annotated[str | None, Form(max_length=200)]
 
 
 @cache
@@ -309,7 +308,8 @@ async def save_county(
     finish_within_hours: Field = "",
     auto_dispatch: Field = "",
     categories: Categories = [],  # noqa: B006 (FastAPI copies the default)
-    answer_within_s: OptionalField = None,
+    wallboard: Field = "",
+    answer_within_s: Field = "",
     alert_waiting_above: Field = "",
     alert_longest_wait_s: Field = "",
     alert_no_agent: Field = "",
@@ -317,7 +317,7 @@ async def save_county(
 ) -> Response:
     county = await _county(db, code)
     board = await service.wallboard_settings(db, county)
-    if answer_within_s is None:
+    if not wallboard:
         # A form without the wallboard part (an older page) leaves it as it is.
         answer_within_s = str(board.answer_within_s)
         alert_waiting_above = (
