@@ -80,9 +80,15 @@ class WallboardPublisher:
             self._check_alerts()
 
     def _check_alerts(self) -> None:
-        if self.alerts is not None:
-            for delta in self.alerts.check(self.board):
-                self._queue.put_nowait(delta)
+        """Check the board for alerts, unless an AMI link is down: a stale board raises
+        and clears nothing (an Asterisk restart marks every agent unavailable until the
+        re-read; that is no "no agent logged in"), the alerts stay as they were."""
+        if self.alerts is None:
+            return
+        if any(state != "connected" for state in self.links().values()):
+            return
+        for delta in self.alerts.check(self.board):
+            self._queue.put_nowait(delta)
 
     def links(self) -> dict[str, str]:
         return {c.node.name: str(c.state) for c in self._ami.connections}

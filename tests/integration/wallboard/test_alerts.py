@@ -249,3 +249,47 @@ async def test_alerts_on_the_hub_are_scoped_like_the_rest_of_the_board() -> None
     assert visible(north, frozenset({"north"}), 1) and not visible(north, frozenset({"south"}), 1)
     replica.apply({**north, "state": "cleared"})
     assert replica.snapshot(None, 1) == [{**north, "county": "south", "kind": "no_agent"}]
+
+
+async def test_a_stale_board_raises_and_clears_nothing(server, north_alerts, session_factory):
+    """The AMI link drops while a caller waits: the clock passing the longest-wait limit
+    raises nothing while the board is stale, and the raised "waiting" alert stays; after
+    the reconnect the re-read (nobody waiting) clears it."""
+    now = [JOINED + 10]
+    bus = InMemoryBus()
+    watch = AlertWatch(
+        session_factory,
+        bus=bus,
+        hysteresis=Hysteresis(raise_after_s=0, clear_after_s=0, renotify_after_s=600),
+        clock=lambda: now[0],
+    )
+    node = AmiNode("pbx1", "127.0.0.1", server.port, "hotline", "hotline-secret")
+
+    async def ignore(_event) -> None:
+        return None
+
+    ami = AmiService([node], NumberPlan(), ignore, **FAST)
+    publisher = WallboardPublisher(ami, bus, alerts=watch, heartbeat_s=0.05)
+    hub = WallboardHub(bus)
+    data = without_login(trace("ami-answered-queue-call.txt"))
+    ringing, _rest = split_after(data, is_event("QueueMemberStatus", Status="6"))
+    for service in (watch, hub, publisher, ami):
+        await service.start()
+    try:
+        session = await connect(server, "resync-empty.txt", ami.connection("pbx1"))
+        await session.write(ringing)
+        await until(lambda: "waiting" in hub.replica.alerts.get("north", {}))
+        session.close()
+        await until(lambda: hub.replica.link["nodes"]["pbx1"] != "connected")
+        now[0] = JOINED + 45
+        published = publisher.published
+        await until(lambda: publisher.published >= published + 10)  # heartbeats went by
+        assert set(hub.replica.alerts["north"]) == {"waiting"}
+
+        await connect(server, "resync-empty.txt", ami.connection("pbx1"))
+        await until(lambda: not hub.replica.alerts.get("north"))
+    finally:
+        await ami.stop()
+        await publisher.stop()
+        await hub.stop()
+        await watch.stop()
