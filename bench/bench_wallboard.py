@@ -16,6 +16,10 @@ a board receives belongs to the n-th event written (everything on the path is FI
 
 Baseline, same run, same stream and rate: the AMI listener alone (write -> the event
 reaching an ``AmiService`` listener), i.e. what the wallboard adds on top of parsing.
+A third run adds the alert check (``cti.wallboard.watch.AlertWatch.check``, after every
+board change) with every alert of every county on (above 0 waiting, 30 s waited, no
+agent): what the alerts add to the path. Their logging and email run behind a queue, off
+the path, and are not started here.
 
     .venv/bin/python bench/bench_wallboard.py [--events N] [--rate R] [--boards B]
 """
@@ -38,7 +42,9 @@ from cti.ami.service import AmiService  # noqa: E402
 from cti.bus import InMemoryBus  # noqa: E402
 from cti.numbers import NumberPlan  # noqa: E402
 from cti.settings import AmiNode  # noqa: E402
+from cti.wallboard.alerts import Thresholds  # noqa: E402
 from cti.wallboard.publisher import WallboardPublisher  # noqa: E402
+from cti.wallboard.watch import AlertWatch, CountyConfig  # noqa: E402
 from cti.web.wallboard_hub import WallboardHub  # noqa: E402
 from tests.integration.ami.fake_asterisk import FakeAsterisk  # noqa: E402
 from tests.integration.ami.test_listener import FAST  # noqa: E402
@@ -95,7 +101,27 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def run(events: int, rate: float, boards: int, wallboard: bool) -> list[float]:
+def alert_watch() -> AlertWatch:
+    """A watch with every alert of every county on, not started (no database)."""
+    watch = AlertWatch(None)  # type: ignore[arg-type]
+    limits = Thresholds(waiting_above=0, longest_wait_above_s=30, no_agent=True)
+    watch.config = {f"c{i}": CountyConfig(i, f"C{i}", 20, limits) for i in range(COUNTIES)}
+
+    # The day's figures and the callback count are database reads off the event path.
+    async def no_calls_yet() -> tuple[str, dict]:
+        return "", {}
+
+    async def no_callbacks() -> dict[str, int]:
+        return {}
+
+    watch.today = no_calls_yet  # type: ignore[method-assign]
+    watch.open_callbacks = no_callbacks  # type: ignore[method-assign]
+    return watch
+
+
+async def run(
+    events: int, rate: float, boards: int, wallboard: bool, alerts: bool = False
+) -> list[float]:
     server = FakeAsterisk()
     await server.start()
     bus = InMemoryBus()
@@ -110,7 +136,7 @@ async def run(events: int, rate: float, boards: int, wallboard: bool) -> list[fl
     tasks: list[asyncio.Task[None]] = []
     hub = publisher = None
     if wallboard:
-        publisher = WallboardPublisher(ami, bus)
+        publisher = WallboardPublisher(ami, bus, alerts=alert_watch() if alerts else None)
         hub = WallboardHub(bus)
         await hub.start()
         await publisher.start()
@@ -181,13 +207,16 @@ async def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
     baseline = await run(args.events, args.rate, args.boards, wallboard=False)
     board = await run(args.events, args.rate, args.boards, wallboard=True)
+    alerted = await run(args.events, args.rate, args.boards, wallboard=True, alerts=True)
     print(f"{args.events} events at {args.rate:g}/s; {args.boards} open boards")
     print("| path | samples | p50 ms | p95 ms | p99 ms | max ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     print(line("baseline: AMI socket -> listener (parse only)", baseline))
     print(line("AMI socket -> board fold -> bus -> hub -> open board", board))
-    verdict = "meets" if pct(board, 99) < 100 else "MISSES"
-    print(f"p99 {pct(board, 99):.2f} ms: {verdict} the < 100 ms target")
+    print(line("the same with the alert check (every alert on)", alerted))
+    worst = max(pct(board, 99), pct(alerted, 99))
+    verdict = "meets" if worst < 100 else "MISSES"
+    print(f"p99 {worst:.2f} ms (worse of the two): {verdict} the < 100 ms target")
 
 
 if __name__ == "__main__":

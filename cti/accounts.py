@@ -110,6 +110,29 @@ def validate_display_name(name: str) -> str:
     return name
 
 
+EMAIL_MAX = 254
+
+
+def validate_email(value: str | None) -> str | None:
+    """One plain address (``name@domain``) or None for none; stored as typed, trimmed."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    local, at, domain = text.rpartition("@")
+    if (
+        len(text) > EMAIL_MAX
+        or not at
+        or not local
+        or "." not in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+        or "@" in local
+        or any(ord(c) <= 32 or ord(c) == 127 or c in '<>,;:"()[]\\' for c in text)
+    ):
+        raise AccountError("email must be one address like name@example.org")
+    return text
+
+
 async def county_id_for(
     session: AsyncSession, code: str | None, *, keep: int | None = None
 ) -> int | None:
@@ -205,7 +228,7 @@ async def _check_interface_free(
 
 
 #: What :func:`update_user` may change; ``password`` is never written to the audit log.
-EDITABLE = ("display_name", "role", "county", "interface", "active", "password")
+EDITABLE = ("display_name", "role", "county", "interface", "email", "active", "password")
 
 
 async def update_user(
@@ -243,6 +266,8 @@ async def update_user(
         interface = validate_interface(str(value) if value else None, phones)
         await _check_interface_free(session, interface, user.id)
         user.interface = interface
+    if "email" in changes:
+        user.email = validate_email(str(changes["email"]) if changes["email"] else None)
     if changes.get("password") is not None:
         await set_password(session, user, str(changes["password"]), actor=actor)
     if changes.get("active") is not None:

@@ -119,10 +119,25 @@ def build_services(
             )
             ami = AmiService(settings.ami_nodes, settings.number_plan, relay, drain=relay.drain)
             services.append(ami)
+            from cti.dispatch.notifier import SmtpConfig
+            from cti.wallboard.alerts import Hysteresis
             from cti.wallboard.publisher import WallboardPublisher
+            from cti.wallboard.watch import AlertWatch
 
-            # The supervisors' wallboard reads the same AMI stream (a listener).
-            services.append(WallboardPublisher(ami, bus))
+            # The supervisors' wallboard reads the same AMI stream (a listener); its
+            # alerts are checked, logged and emailed by the watch.
+            watch = AlertWatch(
+                session_factory,
+                bus=bus,
+                smtp=SmtpConfig.from_settings(settings),
+                hysteresis=Hysteresis(
+                    settings.alert_raise_after_s,
+                    settings.alert_clear_after_s,
+                    settings.alert_email_cooldown_s,
+                ),
+            )
+            services.append(watch)
+            services.append(WallboardPublisher(ami, bus, alerts=watch))
             from cti.revisits.dialer import Dialer
 
             # Click-to-call: sends Originates on these connections (asked in process, or

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     #: Comma-separated addresses emailed about overdue dispatches (when SMTP is set);
     #: supervisors are always told on the bus.
     overdue_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Wallboard alerts (cti.wallboard.alerts): a condition must hold this long to raise
+    #: its alert and be gone this long to clear it; a county's same alert is emailed again
+    #: only after the cooldown.
+    alert_raise_after_s: float = Field(default=5.0, ge=0)
+    alert_clear_after_s: float = Field(default=15.0, ge=0)
+    alert_email_cooldown_s: float = Field(default=900.0, ge=0)
 
     #: Text messages (cti.sms). The secret the SMS gateway signs its webhook posts with
     #: (unset: the webhook refuses every post with 503).

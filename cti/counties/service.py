@@ -21,6 +21,7 @@ from cti.counties.validate import (
     CountySettings,
     FormErrors,
     NewCounty,
+    WallboardSettings,
     check_category,
     delete_refusal,
     moved,
@@ -32,6 +33,7 @@ from cti.store import audit
 from cti.store.base import Base, utcnow
 from cti.store.catalog import ServiceCategory
 from cti.store.counties import County, CountyCategory
+from cti.store.reports import CountyServiceLevel
 from cti.store.users import User
 
 
@@ -214,6 +216,43 @@ async def update_county(db: AsyncSession, county: County, new: CountySettings, w
     changes = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
     if changes:
         _audit(db, who, "county.update", "county", county.code, **changes)
+    await db.flush()
+
+
+async def wallboard_settings(db: AsyncSession, county: County) -> WallboardSettings:
+    """The county's wallboard settings (the defaults while it has none)."""
+    row = await db.get(CountyServiceLevel, county.id)
+    if row is None:
+        return WallboardSettings()
+    return WallboardSettings(
+        row.answer_within_s,
+        row.alert_waiting_above,
+        row.alert_longest_wait_s,
+        row.alert_no_agent,
+        row.alert_email,
+    )
+
+
+async def update_wallboard(
+    db: AsyncSession, county: County, new: WallboardSettings, who: Who
+) -> None:
+    """Save the wallboard settings; audited like the county's other settings
+    (``county.wallboard``: what changed, before and after)."""
+    before = await wallboard_settings(db, county)
+    if new == before:
+        return
+    row = await db.get(CountyServiceLevel, county.id, with_for_update=True)
+    if row is None:
+        row = CountyServiceLevel(county_id=county.id)
+        db.add(row)
+    for name in WallboardSettings.__dataclass_fields__:
+        setattr(row, name, getattr(new, name))
+    changes = {
+        name: {"from": getattr(before, name), "to": getattr(new, name)}
+        for name in WallboardSettings.__dataclass_fields__
+        if getattr(before, name) != getattr(new, name)
+    }
+    _audit(db, who, "county.wallboard", "county", county.code, **changes)
     await db.flush()
 
 

@@ -21,6 +21,10 @@ from cti.store.counties import CODE_PATTERN, QUEUE_PATTERN
 #: The ``counties`` check constraints (migration 0007): the deadlines a company gets.
 ACCEPT_MINUTES = (5, 10080)
 FINISH_HOURS = (1, 2160)
+#: The ``county_service_levels`` check constraints (migrations 0011, 0017).
+SERVICE_LEVEL_S = (1, 600)
+WAITING_ABOVE = (0, 999)
+LONGEST_WAIT_S = (5, 3600)
 NAME_MAX = 120
 #: Catalogue codes: ``family`` for a category, ``family.nanny`` for an item under it.
 CATEGORY_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
@@ -53,6 +57,18 @@ class CountySettings:
     finish_within_hours: int
     #: Codes of the top-level catalogue categories the centre arranges in the county.
     categories: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class WallboardSettings:
+    """The county's wallboard: the service-level N (the reports use the same) and its
+    alerts (``None`` / ``False``: that alert is off)."""
+
+    answer_within_s: int = 20
+    alert_waiting_above: int | None = None
+    alert_longest_wait_s: int | None = None
+    alert_no_agent: bool = False
+    alert_email: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +136,48 @@ def check_settings(
         raise FormErrors(errors)
     assert auto is not None and accept is not None and finish is not None
     return CountySettings(clean, zone, auto, accept, finish, frozenset(chosen))
+
+
+def check_wallboard(
+    *,
+    answer_within_s: str,
+    alert_waiting_above: str,
+    alert_longest_wait_s: str,
+    alert_no_agent: str,
+    alert_email: str,
+) -> WallboardSettings:
+    """The county's wallboard settings from the form, or ``FormErrors``. An empty
+    threshold turns that alert off; the service level is required."""
+    errors: dict[str, str] = {}
+    sl, problem = _whole(answer_within_s, SERVICE_LEVEL_S, "seconds")
+    if problem:
+        errors["answer_within_s"] = problem
+    limits: dict[str, int | None] = {}
+    for name, value, bounds, unit in (
+        ("alert_waiting_above", alert_waiting_above, WAITING_ABOVE, "calls"),
+        ("alert_longest_wait_s", alert_longest_wait_s, LONGEST_WAIT_S, "seconds"),
+    ):
+        limits[name] = None
+        if value.strip():
+            limits[name], problem = _whole(value, bounds, unit)
+            if problem:
+                errors[name] = f"{problem}, or empty for no alert"
+    flags: dict[str, bool] = {}
+    for name, value in (("alert_no_agent", alert_no_agent), ("alert_email", alert_email)):
+        flag = _CHECKED.get(value.strip().lower())
+        if flag is None:
+            errors[name] = "tick the box or leave it empty"
+        flags[name] = bool(flag)
+    if errors:
+        raise FormErrors(errors)
+    assert sl is not None
+    return WallboardSettings(
+        sl,
+        limits["alert_waiting_above"],
+        limits["alert_longest_wait_s"],
+        flags["alert_no_agent"],
+        flags["alert_email"],
+    )
 
 
 def check_code_and_queue(
@@ -203,7 +261,7 @@ ROUTING_TABLES = frozenset(
     {"routing_dids", "routing_prefixes", "routing_settings", "routing_county_policies"}
 )
 #: The county's own configuration: deleted with it, not a use of it.
-OWN_TABLES = frozenset({"county_categories"})
+OWN_TABLES = frozenset({"county_categories", "county_service_levels", "wallboard_alerts"})
 _LABELS = {
     "calls": "calls",
     "tickets": "tickets",

@@ -80,6 +80,19 @@ class SmtpConfig:
         )
 
 
+async def send_email(smtp: SmtpConfig, message: EmailMessage) -> None:
+    """Send one message through the configured SMTP server (also the wallboard alerts')."""
+    await aiosmtplib.send(
+        message,
+        hostname=smtp.host,
+        port=smtp.port,
+        username=smtp.username,
+        password=smtp.password,
+        start_tls=smtp.starttls,
+        timeout=smtp.timeout_s,
+    )
+
+
 @dataclass(slots=True)
 class _Claimed:
     id: int
@@ -275,15 +288,7 @@ class Notifier:
 
     async def send_email(self, message: EmailMessage) -> None:
         assert self.smtp is not None
-        await aiosmtplib.send(
-            message,
-            hostname=self.smtp.host,
-            port=self.smtp.port,
-            username=self.smtp.username,
-            password=self.smtp.password,
-            start_tls=self.smtp.starttls,
-            timeout=self.smtp.timeout_s,
-        )
+        await send_email(self.smtp, message)
 
     async def post_webhook(self, row: _Claimed) -> None:
         url = row.webhook_url or ""

@@ -20,6 +20,7 @@ from cti.store import (
     tickets,
     users,
     volunteers,
+    wallboard,
 )
 from cti.store.base import Base
 
@@ -43,4 +44,5 @@ __all__ = [
     "tickets",
     "users",
     "volunteers",
+    "wallboard",
 ]

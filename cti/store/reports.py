@@ -29,7 +29,9 @@ class CallRollupDaily(Base):
 
 
 class CountyServiceLevel(Base):
-    """N of "answered within N s" for one county (20 s when it has no row)."""
+    """A county's wallboard settings: N of "answered within N s" (20 s when it has no
+    row; the reports and the wallboard read the same N) and its alert thresholds (null or
+    false: that alert is off; ``cti.wallboard.alerts``)."""
 
     __tablename__ = "county_service_levels"
 
@@ -37,6 +39,14 @@ class CountyServiceLevel(Base):
         ForeignKey("counties.id", ondelete="CASCADE"), primary_key=True
     )
     answer_within_s: Mapped[int] = mapped_column(default=20, server_default="20")
+    #: Alert when more than this many calls wait.
+    alert_waiting_above: Mapped[int | None]
+    #: Alert when the longest waiting caller has waited more than this many seconds.
+    alert_longest_wait_s: Mapped[int | None]
+    #: Alert when no agent is logged in while the county is open (routing hours).
+    alert_no_agent: Mapped[bool] = mapped_column(default=False, server_default="false")
+    #: Email the alerts to the supervisors assigned to the county.
+    alert_email: Mapped[bool] = mapped_column(default=False, server_default="false")
 
 
 class ServiceRollupMonthly(Base):

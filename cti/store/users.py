@@ -50,6 +50,8 @@ class User(Timestamps, Base):
     #: The agent's phone as a queue member, e.g. ``PJSIP/1001``; unique across users.
     interface: Mapped[str | None] = mapped_column(String(80), unique=True)
     active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    #: Where a supervisor gets the wallboard alerts of their county emailed (optional).
+    email: Mapped[str | None] = mapped_column(String(254))
     #: The company a ``company`` account acts for (and only for it).
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("companies.id", ondelete="CASCADE"), index=True

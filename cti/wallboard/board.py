@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cti.ami.state import default_county_of_queue, header, to_int
+from cti.wallboard.today import TodayFigures
 
 IDLE, RINGING, IN_CALL, WRAPUP, PAUSED, UNAVAILABLE = (
     "idle",
@@ -183,6 +184,42 @@ class Board:
                 out.append(self._agent_delta(code, county, node, interface))
         out.append(self._stats_delta(code, county))
         return out
+
+    def seed(self, code: str, day: str, figures: TodayFigures) -> list[dict[str, Any]]:
+        """Add the calls of ``day`` that ended before this board started (the call rows)
+        to the county's figures, if ``day`` is still its today; returns the stats delta."""
+        county = self._counties.get(code)
+        if county is None:
+            county = self._counties[code] = _County()
+            county.stats.day = self.day_of(code, self.clock())
+        out: list[dict[str, Any]] = []
+        self._roll_day(code, county, self.clock(), out)
+        if county.stats.day != day:
+            return out
+        s = county.stats
+        s.answered += figures.answered
+        s.abandoned += figures.abandoned
+        s.in_sl += figures.answered_in_sl
+        s.wait_total += figures.wait_total
+        s.handle_total += figures.handle_total
+        s.handled += figures.handled
+        return [self._stats_delta(code, county)]
+
+    def view(self, code: str) -> tuple[int, float | None, int] | None:
+        """(calls waiting, join epoch of the longest waiting, agents logged in) of one
+        county; None when the board has not heard of it. Logged in: in the county's queue
+        with a phone that is not unavailable (a paused agent is logged in)."""
+        county = self._counties.get(code)
+        if county is None:
+            return None
+        agents = {(n, i) for n, i, _q in county.members}
+        logged_in = sum(
+            1
+            for node, interface in agents
+            if (view := self._agent_view(county, node, interface)) and view[0] != UNAVAILABLE
+        )
+        oldest = min(county.waiting.values()) if county.waiting else None
+        return len(county.waiting), oldest, logged_in
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ audited (``cti.counties.service``).
 
 from __future__ import annotations
 
+import logging
 import re
 import zoneinfo
 from functools import cache
@@ -22,18 +23,26 @@ from cti.counties import service
 from cti.counties.validate import (
     ACCEPT_MINUTES,
     FINISH_HOURS,
+    LONGEST_WAIT_S,
+    SERVICE_LEVEL_S,
+    WAITING_ABOVE,
     FormErrors,
     NewCounty,
+    WallboardSettings,
     check_code_and_queue,
     check_settings,
+    check_wallboard,
     default_queue,
     delete_refusal,
     describe_usage,
 )
 from cti.store.counties import CODE_PATTERN, County
+from cti.wallboard.watch import settings_changed
 from cti.web.deps import AdminUser, AppSettings, DbSession, client_ip
 from cti.web.errors import NotFound, documented
 from cti.web.forms import undo_refused
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/admin/counties", tags=["pages"])
 
@@ -68,6 +77,9 @@ def _page(
             "zones": _zones(),
             "accept_range": ACCEPT_MINUTES,
             "finish_range": FINISH_HOURS,
+            "sl_range": SERVICE_LEVEL_S,
+            "waiting_range": WAITING_ABOVE,
+            "longest_range": LONGEST_WAIT_S,
             **context,
         },
         status_code=status_code,
@@ -78,7 +90,10 @@ def _who(request: Request, ctx: Any) -> service.Who:
     return service.Who(ctx.user, client_ip(request))
 
 
-def _values(county: County, offered: set[str]) -> dict[str, Any]:
+def _values(county: County, offered: set[str], board: WallboardSettings) -> dict[str, Any]:
+    def text(value: int | None) -> str:
+        return "" if value is None else str(value)
+
     return {
         "name": county.name,
         "time_zone": county.time_zone,
@@ -86,6 +101,11 @@ def _values(county: County, offered: set[str]) -> dict[str, Any]:
         "accept_within_minutes": str(county.accept_within_minutes),
         "finish_within_hours": str(county.finish_within_hours),
         "categories": sorted(offered),
+        "answer_within_s": str(board.answer_within_s),
+        "alert_waiting_above": text(board.alert_waiting_above),
+        "alert_longest_wait_s": text(board.alert_longest_wait_s),
+        "alert_no_agent": board.alert_no_agent,
+        "alert_email": board.alert_email,
     }
 
 
@@ -231,7 +251,7 @@ async def _edit(
         "admin_county.html",
         status_code=status_code,
         county=county,
-        form=form or _values(county, offered),
+        form=form or _values(county, offered, await service.wallboard_settings(db, county)),
         categories=await service.top_categories(db),
         offered=offered,
         usage=describe_usage(used),
@@ -274,7 +294,7 @@ async def county_page(
     "/{code}",
     response_class=HTMLResponse,
     status_code=303,
-    summary="Save a county's name, time zone, categories and dispatch settings (form)",
+    summary="Save a county's name, time zone, categories, dispatch and wallboard settings (form)",
     responses={**FORM_REFUSED, **documented(NotFound)},
 )
 async def save_county(
@@ -288,8 +308,26 @@ async def save_county(
     finish_within_hours: Field = "",
     auto_dispatch: Field = "",
     categories: Categories = [],  # noqa: B006 (FastAPI copies the default)
+    wallboard: Field = "",
+    answer_within_s: Field = "",
+    alert_waiting_above: Field = "",
+    alert_longest_wait_s: Field = "",
+    alert_no_agent: Field = "",
+    alert_email: Field = "",
 ) -> Response:
     county = await _county(db, code)
+    board = await service.wallboard_settings(db, county)
+    if not wallboard:
+        # A form without the wallboard part (an older page) leaves it as it is.
+        answer_within_s = str(board.answer_within_s)
+        alert_waiting_above = (
+            "" if board.alert_waiting_above is None else str(board.alert_waiting_above)
+        )
+        alert_longest_wait_s = (
+            "" if board.alert_longest_wait_s is None else str(board.alert_longest_wait_s)
+        )
+        alert_no_agent = "on" if board.alert_no_agent else ""
+        alert_email = "on" if board.alert_email else ""
     form = {
         "name": name,
         "time_zone": time_zone,
@@ -297,7 +335,23 @@ async def save_county(
         "accept_within_minutes": accept_within_minutes,
         "finish_within_hours": finish_within_hours,
         "categories": categories,
+        "answer_within_s": answer_within_s,
+        "alert_waiting_above": alert_waiting_above,
+        "alert_longest_wait_s": alert_longest_wait_s,
+        "alert_no_agent": bool(alert_no_agent),
+        "alert_email": bool(alert_email),
     }
+    errors: dict[str, str] = {}
+    try:
+        wallboard = check_wallboard(
+            answer_within_s=answer_within_s,
+            alert_waiting_above=alert_waiting_above,
+            alert_longest_wait_s=alert_longest_wait_s,
+            alert_no_agent=alert_no_agent,
+            alert_email=alert_email,
+        )
+    except FormErrors as exc:
+        errors.update(exc.fields)
     try:
         checked = check_settings(
             name=name,
@@ -309,12 +363,21 @@ async def save_county(
             known_categories=await service.known_categories(db),
             offered=await service.offered(db, county),
         )
+        if errors:
+            raise FormErrors(errors)
         await service.update_county(db, county, checked, _who(request, ctx))
+        await service.update_wallboard(db, county, wallboard, _who(request, ctx))
     except FormErrors as exc:
         await undo_refused(db, ctx)
         county = await _county(db, code)
-        return await _edit(request, ctx, db, county, form=form, errors=exc.fields, status_code=422)
+        return await _edit(
+            request, ctx, db, county, form=form, errors={**errors, **exc.fields}, status_code=422
+        )
     await db.commit()
+    try:
+        await settings_changed(request.app.state.bus)
+    except Exception:  # saved: the AMI side re-reads its settings within a minute anyway
+        log.exception("could not tell the AMI side of the new wallboard settings")
     return RedirectResponse(f"/admin/counties/{code}?saved=1", status_code=303)
 
 

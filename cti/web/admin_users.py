@@ -282,7 +282,7 @@ async def _change(
 @router.post(
     "/{user_id}",
     response_class=HTMLResponse,
-    summary="Save a user's name, role, county and phone (form)",
+    summary="Save a user's name, role, county, phone and email (form)",
     status_code=303,
     responses={**FORM_REFUSED, **documented(NotFound)},
 )
@@ -296,6 +296,7 @@ async def save_user(
     role: Field,
     county: Field = "",
     interface: Field = "",
+    email: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     changes: dict[str, object] = {
         "display_name": display_name,
@@ -303,6 +304,7 @@ async def save_user(
         "county": county or None,
         "interface": interface.strip() or None,
     }
+    changes["email"] = email.strip() or None
     return await _change(request, ctx, db, phones, user_id, changes, "1")
 
 

@@ -35,7 +35,7 @@ class CountyOut(BaseModel):
 class WallboardOut(BaseModel):
     counties: list[CountyOut]
     #: The current board as the socket's deltas (``queue``, ``agent``, ``stats``,
-    #: ``link``, ``dispatch_overdue``), scoped like the socket.
+    #: ``link``, ``alert``, ``callbacks``, ``dispatch_overdue``), scoped like the socket.
     items: list[dict[str, Any]]
 
 

@@ -37,6 +37,9 @@ class BoardReplica:
         self.queues: dict[str, dict[str, Any]] = {}
         self.stats: dict[str, dict[str, Any]] = {}
         self.agents: dict[str, dict[str, dict[str, Any]]] = {}
+        #: county -> kind -> the raised alert (a cleared one is dropped)
+        self.alerts: dict[str, dict[str, dict[str, Any]]] = {}
+        self.callbacks: dict[str, dict[str, Any]] = {}
         self.link: dict[str, Any] | None = None
         self.overdue: list[dict[str, Any]] = []
 
@@ -61,11 +64,20 @@ class BoardReplica:
                 agents.pop(message["id"], None)
             else:
                 agents[message["id"]] = message
+        elif kind == "callbacks":
+            self.callbacks[county] = message
+        elif kind == "alert" and isinstance(message.get("kind"), str):
+            alerts = self.alerts.setdefault(county, {})
+            if message.get("state") == "raised":
+                alerts[message["kind"]] = message
+            else:
+                alerts.pop(message["kind"], None)
 
     def snapshot(self, counties: frozenset[str] | None, user_id: int) -> list[dict[str, Any]]:
         """Everything a socket scoped to ``counties`` (None: all) is shown on connect."""
         out: list[dict[str, Any]] = [self.link] if self.link else []
-        names = set(self.queues) | set(self.stats) | set(self.agents)
+        names = set(self.queues) | set(self.stats) | set(self.agents) | set(self.alerts)
+        names |= set(self.callbacks)
         for county in sorted(names):
             if counties is not None and county not in counties:
                 continue
@@ -74,6 +86,9 @@ class BoardReplica:
             out.extend(self.agents.get(county, {}).values())
             if county in self.stats:
                 out.append(self.stats[county])
+            out.extend(self.alerts.get(county, {}).values())
+            if county in self.callbacks:
+                out.append(self.callbacks[county])
         out.extend(m for m in self.overdue if visible(m, counties, user_id))
         return out
 

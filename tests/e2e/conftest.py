@@ -40,3 +40,14 @@ async def browser_login(browser, base: str, username: str, password: str):
     await page.click("button[type=submit]")
     await page.wait_for_url(lambda url: "/login" not in url)
     return page
+
+
+async def answered_today(session_factory, county: str) -> int:
+    """The calls of ``county`` answered today by the call rows: what the wallboard starts
+    its "answered today" from (the run's other tests may have written some)."""
+    from cti.wallboard.watch import AlertWatch
+
+    watch = AlertWatch(session_factory)
+    await watch.load()
+    _day, figures = await watch.today()
+    return figures[county].answered if county in figures else 0

@@ -16,6 +16,7 @@
   let retryMs = 1000;
   const oldest = new Map(); // county -> epoch of the longest waiting caller's join
   const agents = new Map(); // county -> Map(id -> delta)
+  const alerts = new Map(); // county -> Map(kind -> raised alert)
 
   const board = (county) => root.querySelector(`.board[data-county="${CSS.escape(county)}"]`);
   const field = (el, name) => el && el.querySelector(`[data-field="${name}"]`);
@@ -63,6 +64,21 @@
     set(field(el, "counts"), Object.entries(counts).map(([s, n]) => `${n} ${s.replace("_", " ")}`).join(" · "));
   }
 
+  function renderAlerts(county) {
+    const el = board(county);
+    if (!el) return;
+    const raised = [...(alerts.get(county) || new Map()).values()];
+    el.querySelector(".alerts").replaceChildren(...raised.map((a) => {
+      const li = document.createElement("li");
+      li.dataset.testid = "alert";
+      li.dataset.kind = a.kind;
+      const since = new Date(a.raised_at * 1000).toLocaleTimeString();
+      li.textContent = `${a.text} · since ${since}`;
+      return li;
+    }));
+    el.classList.toggle("has-alert", raised.length > 0);
+  }
+
   function tick() {
     const now = Date.now() / 1000 + offsetS;
     for (const el of root.querySelectorAll(".board")) {
@@ -77,6 +93,7 @@
       case "hello":
         offsetS = m.server_time - Date.now() / 1000;
         agents.clear();
+        for (const county of alerts.keys()) { alerts.delete(county); renderAlerts(county); }
         for (const c of m.counties || []) set(field(board(c.code), "open_callbacks"), c.open_callbacks);
         break;
       case "link":
@@ -103,6 +120,15 @@
         set(field(el, "service_level"), m.service_level === null ? "–" : `${m.service_level}%`);
         set(field(el, "avg_wait_s"), secs(m.avg_wait_s));
         set(field(el, "avg_handle_s"), secs(m.avg_handle_s));
+        break;
+      }
+      case "callbacks":
+        set(field(board(m.county), "open_callbacks"), m.open);
+        break;
+      case "alert": {
+        if (!alerts.has(m.county)) alerts.set(m.county, new Map());
+        if (m.state === "raised") alerts.get(m.county).set(m.kind, m); else alerts.get(m.county).delete(m.kind);
+        renderAlerts(m.county);
         break;
       }
       case "dispatch_overdue": {
