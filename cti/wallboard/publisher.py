@@ -97,8 +97,10 @@ class WallboardPublisher:
         return {"type": "link", "nodes": self._links, "at": self._clock()}
 
     async def _send(self, message: dict[str, Any]) -> None:
+        # post, not publish: the bus sends what is queued in one round trip, in order;
+        # awaiting each delta's own round trip made a burst of calls wait behind it.
         try:
-            await self._bus.publish(WALLBOARD_CHANNEL, message)
+            self._bus.post(WALLBOARD_CHANNEL, message)
             self.published += 1
         except BusError:
             log.exception("wallboard delta not sent")
