@@ -17,9 +17,9 @@ puts that in. Triggers on every table a figure reads call it for the ticket a wr
 belongs to (and for the complaint tickets about it, whose company is its last dispatch's),
 in the writing transaction: any writer keeps the rollup right and a change shows at once.
 The contribution table has no foreign key, so a deleted ticket's contribution is still
-there to be taken out. Refreshes of one ticket are serialised by a transaction-scoped
-advisory lock (key 190019, ticket id), so two writers of the same ticket never take the
-same old contribution out twice.
+there to be taken out. Refreshes of one ticket are serialised by a lock on the ticket's
+row (``FOR NO KEY UPDATE``), so two writers of the same ticket never take the same old
+contribution out twice.
 
 Rows: ``metric`` with a text key ``k1`` and a number key ``k2``: tickets, category (k2 the
 category), channel / status (k1), information, with_article; to_dispatch, to_accept,
@@ -124,8 +124,12 @@ BEGIN
         RETURN;
     END IF;
     -- One refresh of a ticket at a time: a concurrent writer of the same ticket waits
-    -- here until this transaction ends, then reads the contribution it left.
-    PERFORM pg_advisory_xact_lock(190019, tid);
+    -- here until this transaction ends, then reads the contribution it left. A row lock,
+    -- kept in the row itself: an advisory lock per ticket took a slot of the shared lock
+    -- table each, so one transaction writing more than a few thousand tickets (an import,
+    -- this revision's own backfill) failed with "out of shared memory". NO KEY: the
+    -- foreign-key checks of rows inserted for the ticket are not blocked by it.
+    PERFORM 1 FROM tickets WHERE id = tid FOR NO KEY UPDATE;
     {_APPLY.format(sign="-")}
     DELETE FROM service_ticket_contributions WHERE ticket_id = tid;
     INSERT INTO service_ticket_contributions
