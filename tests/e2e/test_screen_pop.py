@@ -39,7 +39,7 @@ CAPTURED_PHONE = b"PJSIP/1001"
 RINGING_PHONE = "PJSIP/8801"
 
 
-def _call_stream(number: str) -> tuple[bytes, bytes, bytes]:
+def _call_stream(number: str, phone: str = RINGING_PHONE) -> tuple[bytes, bytes, bytes]:
     """The captured call, cut into: up to the agent's phone ringing, up to the answer,
     and the rest (hangup)."""
     data = trace("ami-answered-queue-call.txt")
@@ -47,7 +47,7 @@ def _call_stream(number: str) -> tuple[bytes, bytes, bytes]:
     data = (
         data.replace(CAPTURED_NUMBER, number.encode())
         .replace(CAPTURED_NAME, HOSTILE_NAME.encode())
-        .replace(CAPTURED_PHONE, RINGING_PHONE.encode())
+        .replace(CAPTURED_PHONE, phone.encode())
     )
     ringing, rest = split_after(without_login(data), is_event("AgentCalled"))
     answered, ended = split_after(rest, is_event("AgentConnect"))
@@ -163,10 +163,12 @@ async def test_a_dropped_agent_socket_reconnects_to_the_current_pop_once(
     page and server and closes both sides, as a network blip would). The page reconnects
     and shows the pop it had, once; the call is answered while the page is connected again
     and the same card follows; a second drop during which the call ends reconnects to the
-    one ended card, no duplicate. The caller's name is the hostile ``<img onerror>``."""
-    agent = await make_user(Role.AGENT, interface=RINGING_PHONE)
+    one ended card, no duplicate. The caller's name is the hostile ``<img onerror>``; the
+    phone is drawn per run (the other test here holds PJSIP/8801)."""
+    phone = "PJSIP/88" + "".join(secrets.choice("0123456789") for _ in range(4))
+    agent = await make_user(Role.AGENT, interface=phone)
     number = "1380013" + "".join(secrets.choice("0123456789") for _ in range(4))
-    ringing, answered, ended = _call_stream(number)
+    ringing, answered, ended = _call_stream(number, phone)
 
     asterisk = FakeAsterisk()
     await asterisk.start()
