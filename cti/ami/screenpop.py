@@ -450,9 +450,15 @@ class ScreenPop:
         except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("caller lookup failed; popping without history")
             lookup = {"lookup_failed": True}
-        if self.book.get(pop.pop_id) is not pop:
-            return  # withdrawn (or ended) while we looked the caller up
+        ended = self.book.get(pop.pop_id) is not pop
+        if ended and pop.state != ANSWERED:
+            return  # withdrawn while we looked the caller up
         pop.payload = build_pop(pop, lookup)
+        if ended:
+            # Answered and over before the lookup came back (a short call, or one that
+            # ended while the AMI link was down): the agent talked to this caller and
+            # writes the ticket from the ended pop, so it is shown, as ended.
+            pop.payload["state"] = ENDED
         await self.push(
             pop.offer.agent_interface,
             {"type": "pop", "pop_id": pop.pop_id, "pop": pop.payload},

@@ -39,7 +39,7 @@ CAPTURED_PHONE = b"PJSIP/1001"
 RINGING_PHONE = "PJSIP/8801"
 
 
-def _call_stream(number: str) -> tuple[bytes, bytes, bytes]:
+def _call_stream(number: str, phone: str = RINGING_PHONE) -> tuple[bytes, bytes, bytes]:
     """The captured call, cut into: up to the agent's phone ringing, up to the answer,
     and the rest (hangup)."""
     data = trace("ami-answered-queue-call.txt")
@@ -47,7 +47,7 @@ def _call_stream(number: str) -> tuple[bytes, bytes, bytes]:
     data = (
         data.replace(CAPTURED_NUMBER, number.encode())
         .replace(CAPTURED_NAME, HOSTILE_NAME.encode())
-        .replace(CAPTURED_PHONE, RINGING_PHONE.encode())
+        .replace(CAPTURED_PHONE, phone.encode())
     )
     ringing, rest = split_after(without_login(data), is_event("AgentCalled"))
     answered, ended = split_after(rest, is_event("AgentConnect"))
@@ -152,5 +152,85 @@ async def test_the_ringing_agent_sees_the_caller_and_nobody_else_does(
             assert alerts == []
             for page_, _ in pages.values():
                 await page_.context.close()
+    finally:
+        await asterisk.stop()
+
+
+async def test_a_dropped_agent_socket_reconnects_to_the_current_pop_once(
+    browser, settings, database_url, engine, session_factory, seeded, make_user
+):
+    """The agent's page is ringing; its WebSocket is dropped (Playwright stands between
+    page and server and closes both sides, as a network blip would). The page reconnects
+    and shows the pop it had, once; the call is answered while the page is connected again
+    and the same card follows; a second drop during which the call ends reconnects to the
+    one ended card, no duplicate. The caller's name is the hostile ``<img onerror>``; the
+    phone is drawn per run (the other test here holds PJSIP/8801)."""
+    phone = "PJSIP/88" + "".join(secrets.choice("0123456789") for _ in range(4))
+    agent = await make_user(Role.AGENT, interface=phone)
+    number = "1380013" + "".join(secrets.choice("0123456789") for _ in range(4))
+    ringing, answered, ended = _call_stream(number, phone)
+
+    asterisk = FakeAsterisk()
+    await asterisk.start()
+    node_settings = settings.model_copy(
+        update={"ami_url": [f"ami://hotline:hotline-secret@127.0.0.1:{asterisk.port}"]}
+    )
+    app = create_app(
+        node_settings, database_url, roles={"api", "ami"}, engine=engine, bus=InMemoryBus()
+    )
+    try:
+        async with live_server(app) as base:
+            session = await asterisk.next_session()
+            assert await session.login()
+            session.serve_actions(trace("resync-empty.txt"))
+            await session.resynced.wait()
+
+            page = await browser_login(browser, base, agent, PASSWORD)
+            alerts: list[str] = []
+            page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+            sockets = []
+
+            def relay(route):
+                route.connect_to_server()
+                sockets.append(route)
+
+            await page.route_web_socket("**/ws/agent", relay)
+            link = "[data-testid=link-state]"
+            await page.goto("/agent")
+            await page.wait_for_selector(f"{link}:text('connected')")
+            assert len(sockets) == 1
+
+            await session.write(ringing)
+            pop = page.locator("[data-testid=pop]")
+            await pop.wait_for()
+            assert await pop.locator("[data-field=status]").text_content() == "ringing"
+
+            # Drop 1, mid-ring.
+            await sockets[-1].close(code=1001, reason="network blip")
+            await page.wait_for_selector(f"{link}:text('reconnecting')")
+            await page.wait_for_selector(f"{link}:text('connected')")
+            assert len(sockets) == 2
+            await page.wait_for_timeout(300)  # the snapshot follows hello at once
+            assert await pop.count() == 1
+            assert await pop.locator("[data-field=status]").text_content() == "ringing"
+            assert await pop.locator("[data-testid=caller-name]").text_content() == HOSTILE_NAME
+            assert await pop.locator("img").count() == 0
+
+            # The reconnected socket is live: the answer reaches the same card.
+            await session.write(answered)
+            await page.wait_for_selector("[data-testid=pop] [data-field=status]:text('in call')")
+            assert await pop.count() == 1
+
+            # Drop 2, mid-call; the call ends while the page is away.
+            await sockets[-1].close(code=1001, reason="laptop sleep")
+            await page.wait_for_selector(f"{link}:text('reconnecting')")
+            await session.write(ended)
+            await page.wait_for_selector(f"{link}:text('connected')")
+            await page.wait_for_selector("[data-testid=pop] [data-field=status]:text('ended')")
+            await page.wait_for_timeout(300)
+            assert await pop.count() == 1
+            assert len(sockets) == 3
+            assert alerts == []
+            await page.context.close()
     finally:
         await asterisk.stop()

@@ -255,3 +255,36 @@ def test_tracker_and_book_agree_on_every_fixture() -> None:
                 elif action.kind in ("withdraw", "ended"):
                     open_ids.remove(action.pop_id)
         assert not open_ids and len(book) == 0, name
+
+
+async def test_pop_answered_and_ended_during_lookup_is_pushed_as_ended() -> None:
+    """The call is answered and over before the caller lookup comes back: the agent
+    talked to the caller, so the pop still comes, once, as ended (found by
+    tests/integration/ami/test_pop_reconnect.py: the link dropped mid-call and the re-read
+    ended the call before the first lookup returned, and the agent never got a pop)."""
+    release = asyncio.Event()
+
+    class Slow:
+        def __call__(self):
+            return self
+
+        async def __aenter__(self):
+            await release.wait()
+            raise OSError("late")
+
+        async def __aexit__(self, *exc):
+            return False
+
+    pushed: list[dict] = []
+
+    async def push(interface: str, message: dict) -> None:
+        pushed.append(message)
+
+    screen = ScreenPop(Slow(), push)  # type: ignore[arg-type]
+    for event in replay(trace("ami-answered-queue-call.txt")):
+        await screen.handle(event)
+    release.set()
+    await screen.drain()
+    assert [m["type"] for m in pushed] == ["answered", "ended", "pop"]
+    assert len({m["pop_id"] for m in pushed}) == 1
+    assert pushed[-1]["pop"]["state"] == "ended"
