@@ -159,6 +159,28 @@ async def read_form(
     return submitted
 
 
+def form_page(
+    request: Request,
+    template: str,
+    form_name: str,
+    context: Mapping[str, Any],
+    *,
+    locale: str,
+    form: Mapping[str, Any],
+    errors: Mapping[str, str] | None,
+    status_code: int = 200,
+) -> Response:
+    """A public form's page: ``context`` plus what every form shows, the values as typed
+    (``form``), the errors by field and a fresh token for ``form_name``."""
+    return page(
+        request,
+        template,
+        {**context, "form": form, "errors": errors or {}, "token": new_token(request, form_name)},
+        locale=locale,
+        status_code=status_code,
+    )
+
+
 def new_token(request: Request, form: str) -> str:
     return guard.issue_token(site_of(request).secret, form, now_s())
 

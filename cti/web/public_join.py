@@ -24,8 +24,8 @@ from cti.web.public_forms import (
     Submitted,
     count_invalid,
     count_taken,
+    form_page,
     locale_of,
-    new_token,
     now_s,
     page,
     read_form,
@@ -85,17 +85,17 @@ async def _join_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    return page(
+    return form_page(
         request,
         "public/join.html",
+        "join",
         {
             "tree": await catalogue.category_tree(db),
             "counties": await catalogue.live_counties(db),
-            "form": form or {"categories": [], "counties": []},
-            "errors": errors or {},
-            "token": new_token(request, "join"),
         },
         locale=locale,
+        form=form or {"categories": [], "counties": []},
+        errors=errors,
         status_code=status_code,
     )
 
@@ -150,16 +150,14 @@ async def _volunteer_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    return page(
+    return form_page(
         request,
         "public/volunteer.html",
-        {
-            "counties": await catalogue.live_counties(db),
-            "form": form or {},
-            "errors": errors or {},
-            "token": new_token(request, "volunteer"),
-        },
+        "volunteer",
+        {"counties": await catalogue.live_counties(db)},
         locale=locale,
+        form=form or {},
+        errors=errors,
         status_code=status_code,
     )
 

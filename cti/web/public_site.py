@@ -23,8 +23,8 @@ from cti.web.public_forms import (
     REFUSALS,
     count_invalid,
     count_taken,
+    form_page,
     locale_of,
-    new_token,
     now_s,
     page,
     read_form,
@@ -73,18 +73,18 @@ async def _order_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    return page(
+    return form_page(
         request,
         "public/order.html",
+        "order",
         {
             "tree": await catalogue.category_tree(db),
             "counties": await catalogue.live_counties(db),
             "slots": tuple(SLOTS),
-            "form": form or {},
-            "errors": errors or {},
-            "token": new_token(request, "order"),
         },
         locale=locale,
+        form=form or {},
+        errors=errors,
         status_code=status_code,
     )
 
