@@ -79,6 +79,11 @@ class Settings(BaseSettings):
 
     #: SQLAlchemy URL (``postgresql+asyncpg://...``). Unset: a private embedded Postgres.
     database_url: str | None = None
+    #: The API process's connection pool: connections kept open, and how many more it may
+    #: open at a busy moment (those are closed again when returned, which costs a new
+    #: connection each time: keep the pool at the requests a worker has in flight).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_overflow: int = Field(default=20, ge=0, le=500)
     #: One or more Asterisk nodes, comma separated: ``ami://user:secret@host:port``.
     ami_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
     agi_bind: str = "127.0.0.1:4573"
