@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.store.users import Role, User
+from cti.tickets.intake import Actor
 
 USERNAME = "web-site"
 DISPLAY_NAME = "Public web site"
@@ -47,11 +48,22 @@ class AccountCache:
     and never edited."""
 
     _user: User | None = None
+    _actor: Actor | None = None
 
-    async def get(self, db: AsyncSession, factory: async_sessionmaker[AsyncSession]) -> User:
+    async def _load(self, factory: async_sessionmaker[AsyncSession]) -> User:
         if self._user is None:
             async with factory() as own:
                 user = await site_account(own)
                 await own.commit()
-            self._user = user
-        return await db.merge(self._user, load=False)
+            self._user, self._actor = user, Actor.of(user)
+        return self._user
+
+    async def get(self, db: AsyncSession, factory: async_sessionmaker[AsyncSession]) -> User:
+        """The account's row in ``db``'s session (for the ORM services)."""
+        return await db.merge(await self._load(factory), load=False)
+
+    async def actor(self, factory: async_sessionmaker[AsyncSession]) -> Actor:
+        """The account as the rows it writes name it, with no query after the first."""
+        await self._load(factory)
+        assert self._actor is not None
+        return self._actor

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.dispatch.reputation import reputations
@@ -100,32 +100,22 @@ def upcoming_holidays(
 # --- reads ------------------------------------------------------------------------------
 
 
-_ARRANGED_SQL = text(
-    """
-    SELECT coalesce(c.parent_id, c.id) AS top,
-           CASE WHEN EXISTS (
-                    SELECT 1 FROM county_categories cc
-                    JOIN service_categories t ON t.id = cc.category_id AND t.active
-                    WHERE cc.county_id = :county)
-                THEN EXISTS (
-                    SELECT 1 FROM county_categories cc
-                    WHERE cc.county_id = :county AND cc.category_id = coalesce(c.parent_id, c.id))
-                ELSE EXISTS (
-                    SELECT 1 FROM service_categories t
-                    WHERE t.id = coalesce(c.parent_id, c.id) AND t.active)
-           END AS arranged
-    FROM service_categories c
-    WHERE c.code = :code AND c.active
-    """
-)
-
-
-async def offered_here(db: AsyncSession, code: str, county_id: int) -> bool | None:
-    """Whether the catalogue entry ``code`` (a category or an item) is arranged in the
-    county, as :func:`arranged_in` says; None when ``code`` names no active entry. One
-    query: the order form asks it on every order."""
-    row = (await db.execute(_ARRANGED_SQL, {"code": code, "county": county_id})).first()
-    return None if row is None else bool(row.arranged)
+#: SQL saying whether the catalogue entry ``c`` (an alias of ``service_categories``) is
+#: arranged in the county ``co`` (an alias of ``counties``): its top-level category is one
+#: the county chose, or any active one when the county chose none (as :func:`arranged_in`
+#: says). The order's look-up (``cti.public.orders``) asks it on every order.
+ARRANGED_SQL = """
+    CASE WHEN EXISTS (
+             SELECT 1 FROM county_categories cc
+             JOIN service_categories t ON t.id = cc.category_id AND t.active
+             WHERE cc.county_id = co.id)
+         THEN EXISTS (
+             SELECT 1 FROM county_categories cc
+             WHERE cc.county_id = co.id AND cc.category_id = coalesce(c.parent_id, c.id))
+         ELSE EXISTS (
+             SELECT 1 FROM service_categories t
+             WHERE t.id = coalesce(c.parent_id, c.id) AND t.active)
+    END"""
 
 
 async def arranged_in(db: AsyncSession, county_id: int) -> set[int]:

@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cti.citizens.service import create_citizen, find_by_number
 from cti.dispatch.service import auto_dispatch
 from cti.numbers import NumberKind, NumberPlan, normalise
-from cti.public.catalogue import offered_here
-from cti.store.counties import County
-from cti.store.tickets import Channel, Ticket
+from cti.public.catalogue import ARRANGED_SQL
+from cti.store.base import utcnow
+from cti.store.tickets import Channel, Ticket, format_ticket_number
 from cti.store.users import User
-from cti.tickets.service import MAX_ADDRESS, MAX_DESCRIPTION, add_note, create_ticket
+from cti.tickets import intake
+from cti.tickets.intake import Actor
+from cti.tickets.service import MAX_ADDRESS, MAX_DESCRIPTION
 
 MAX_NAME = 120
 MAX_PHONE = 40
@@ -182,56 +183,102 @@ def preferred_window(
     return start_of_day, datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
-async def place_order(db: AsyncSession, order: Order, plan: NumberPlan, account: User) -> Ticket:
-    """The ticket for ``order``, opened as ``account`` (the site's, ``cti.public.account``;
-    caller commits). The citizen is the one with this phone
-    number (the most recently updated, as for a text), else a new one with the name,
-    address and county typed. Raises ``TicketError`` / ``CitizenError`` (nothing is
-    kept once the caller rolls back) when the citizen's data is refused; raises
-    :class:`OrderInvalid` when the county or the category is not one the site offers."""
-    county = await db.scalar(
-        select(County).where(County.code == order.county, County.retired_at.is_(None))
+#: Everything an order needs to know before it is written, in one statement: the county
+#: (live), the catalogue entry and whether the county arranges it (``cti.public.catalogue``
+#: ``offered_here``'s rule), the citizen already on this phone (the most recently updated,
+#: as for a text), and the ticket's next number, drawn only when the order can be taken.
+_RESOLVE = text(
+    f"""
+    WITH co AS (
+        SELECT id, time_zone, auto_dispatch FROM counties
+        WHERE code = :county AND retired_at IS NULL
+    ), cat AS (
+        SELECT c.id, c.parent_id, ({ARRANGED_SQL}) AS arranged
+        FROM service_categories c, co
+        WHERE c.code = :code AND c.active
     )
-    if county is None:
-        raise OrderInvalid({"county": "e_county"})
-    offered = await offered_here(db, order.category, county.id)
-    if offered is None:
-        raise OrderInvalid({"category": "e_category"})
-    if not offered:
-        raise OrderInvalid({"category": "e_not_here"})
-    citizens = await find_by_number(db, order.phone)
-    citizen = citizens[0] if citizens else None
-    if citizen is None:
-        citizen = await create_citizen(
-            db,
-            name=order.name,
-            phones=[order.phone_raw],
-            plan=plan,
-            county_id=county.id,
-            address=order.address or None,
-            actor=account,
+    SELECT co.id AS county_id, co.time_zone, co.auto_dispatch,
+           cat.id AS category_id, cat.parent_id, cat.arranged,
+           (SELECT p.citizen_id FROM citizen_phones p
+              JOIN citizens z ON z.id = p.citizen_id
+             WHERE p.number = :phone
+             ORDER BY z.updated_at DESC LIMIT 1) AS citizen_id,
+           CASE WHEN cat.arranged THEN nextval('ticket_number_seq') END AS seq
+    FROM (SELECT 1) AS one
+    LEFT JOIN co ON true
+    LEFT JOIN cat ON true
+    """  # noqa: S608 (ARRANGED_SQL is a constant of this package)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """The order's ticket: its number (what the citizen is given) and id."""
+
+    number: str
+    ticket_id: int
+    dispatched: bool
+
+
+async def place_order(
+    db: AsyncSession, order: Order, actor: Actor, account: Callable[[], Awaitable[User]]
+) -> Placed:
+    """The ticket for ``order``, opened as ``actor`` (the site's account,
+    ``cti.public.account``; caller commits) in two statements (``cti.tickets.intake``):
+    what it refers to, then every row. The citizen is the one with this phone number (the
+    most recently updated, as for a text), else a new one with the name, address and
+    county typed. Where the county offers work automatically the ticket is then offered to
+    a company as the agents' route does (``auto_dispatch``, which needs the ``account``'s
+    user row). Raises ``TicketError`` / ``CitizenError`` (nothing is kept once the caller
+    rolls back) when the citizen's data is refused; raises :class:`OrderInvalid` when the
+    county or the category is not one the site offers."""
+    found = (
+        await db.execute(
+            _RESOLVE, {"county": order.county, "code": order.category, "phone": order.phone}
         )
-    start, end = preferred_window(order.preferred_date, order.preferred_slot, county.time_zone)
-    ticket = await create_ticket(
-        db,
-        author=account,
+    ).one()
+    if found.county_id is None:
+        raise OrderInvalid({"county": "e_county"})
+    if found.category_id is None:
+        raise OrderInvalid({"category": "e_category"})
+    if not found.arranged:
+        raise OrderInvalid({"category": "e_not_here"})
+    top, sub = (
+        (found.category_id, None)
+        if found.parent_id is None
+        else (found.parent_id, found.category_id)
+    )
+    start, end = preferred_window(order.preferred_date, order.preferred_slot, found.time_zone)
+    ticket = intake.NewTicket(
+        number=format_ticket_number(utcnow().year, found.seq),
         category_code=order.category,
-        description=order.description,
-        citizen_id=citizen.id,
-        county_code=order.county,
+        category_id=top,
+        subcategory_id=sub,
+        county_id=found.county_id,
         channel=Channel.WEB.value,
+        description=order.description,
         address=order.address or None,
         preferred_start=start,
         preferred_end=end,
+        # Who ordered, as typed: the citizen record may be an earlier caller's on this line.
+        note_kind=EVENT_KIND,
+        note=f"Ordered on the web site by {order.name} ({order.phone_raw}).",
     )
-    # Who ordered, as typed: the citizen record may be an earlier caller's on this line.
-    await add_note(
-        db,
-        ticket,
-        account,
-        f"Ordered on the web site by {order.name} ({order.phone_raw}).",
-        kind=EVENT_KIND,
+    new = (
+        None
+        if found.citizen_id is not None
+        else intake.NewCitizen(
+            name=order.name,
+            phone=order.phone,
+            county_id=found.county_id,
+            address=order.address or None,
+        )
     )
-    # A county that offers work automatically: to the first suggested company, now.
-    await auto_dispatch(db, ticket, account)
-    return ticket
+    written = await intake.write(db, ticket, actor, citizen_id=found.citizen_id, citizen=new)
+    dispatched = False
+    if found.auto_dispatch:
+        # A county that offers work automatically: to the first suggested company, now.
+        row = await db.get(Ticket, written.ticket_id)
+        assert row is not None
+        dispatched = await auto_dispatch(db, row, await account()) is not None
+    return Placed(number=ticket.number, ticket_id=written.ticket_id, dispatched=dispatched)

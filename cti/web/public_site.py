@@ -112,8 +112,13 @@ async def order(request: Request, db: DbSession) -> Response:
     try:
         checked = check_order(form, site.plan, today=utcnow().date())
         guard.check_rate(site.limiters.submit_phone, checked.phone, now_s(), "rate_phone")
-        account = await site.account.get(db, request.app.state.session_factory)
-        ticket = await place_order(db, checked, site.plan, account)
+        factory = request.app.state.session_factory
+        placed = await place_order(
+            db,
+            checked,
+            await site.account.actor(factory),
+            lambda: site.account.get(db, factory),
+        )
     except guard.Refused as exc:
         return refused(request, "order", exc, "/site/order")
     except (OrderInvalid, TicketError, CitizenError) as exc:
@@ -127,7 +132,7 @@ async def order(request: Request, db: DbSession) -> Response:
         return await _order_form(
             request, db, locale=locale, form=form, errors=errors, status_code=422
         )
-    number = ticket.number
+    number = placed.number
     await db.commit()
     count_taken(request, "order")
     return page(request, "public/order_done.html", {"number": number}, locale=locale)
