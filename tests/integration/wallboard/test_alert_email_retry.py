@@ -13,7 +13,6 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from cti.dispatch.notifier import SmtpConfig
@@ -22,7 +21,7 @@ from cti.store.users import User
 from cti.wallboard.alerts import Change, Condition, Hysteresis
 from cti.wallboard.email_retry import BACKOFF
 from cti.wallboard.watch import AlertWatch
-from tests.conftest import free_port
+from tests.integration.smtp import running
 from tests.integration.wallboard.test_alerts import _alerts, _last_id, _supervisor
 
 pytestmark = pytest.mark.asyncio
@@ -58,17 +57,8 @@ class FlakyInbox:
 @pytest.fixture
 def flaky_smtp():
     inbox = FlakyInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield (
-            inbox,
-            SmtpConfig(
-                "127.0.0.1", controller.port, "hotline@example.org", starttls=False, timeout_s=5
-            ),
-        )
-    finally:
-        controller.stop()
+    with running(inbox) as port:
+        yield inbox, SmtpConfig("127.0.0.1", port, "hotline@example.org", starttls=False)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from cti.ami.service import AmiService
@@ -33,9 +32,9 @@ from cti.wallboard.alerts import Hysteresis
 from cti.wallboard.publisher import WallboardPublisher
 from cti.wallboard.watch import AlertWatch
 from cti.web.wallboard_hub import BoardReplica, WallboardHub, visible
-from tests.conftest import free_port
 from tests.integration.ami.fake_asterisk import FakeAsterisk, until
 from tests.integration.ami.test_listener import FAST, connect
+from tests.integration.smtp import Inbox, running
 from tests.unit.ami.support import is_event, split_after, trace, without_login
 
 pytestmark = pytest.mark.asyncio
@@ -44,24 +43,11 @@ pytestmark = pytest.mark.asyncio
 JOINED = 1795710920.390659
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+    inbox = Inbox()
+    with running(inbox) as port:
+        yield inbox, port
 
 
 @pytest.fixture
