@@ -239,6 +239,8 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings = settings
+    #: Whose ``X-Forwarded-For`` is believed (``cti.web.deps.client_ip``).
+    app.state.trusted_proxies = settings.trusted_proxy_networks
     app.state.roles = roles
     app.state.session_factory = session_factory
     app.state.bus = bus

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cti.forwarded import Network, parse_networks
 from cti.numbers import NumberPlan
 
 #: The repository root when running from a checkout (``pip install -e .``).
@@ -113,6 +114,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 900
+    #: Reverse proxies in front of the API (comma-separated addresses or CIDRs): only a
+    #: request from one of them has its ``X-Forwarded-For`` read for the client's address
+    #: (``cti.forwarded``). None: the direct peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -173,7 +178,7 @@ class Settings(BaseSettings):
     public_submits_per_ip_hour: int = 10
     public_submits_per_phone_hour: int = 5
 
-    @field_validator("ami_url", "overdue_email_to", mode="before")
+    @field_validator("ami_url", "overdue_email_to", "trusted_proxies", mode="before")
     @classmethod
     def _split_ami_urls(cls, value: object) -> object:
         if isinstance(value, str):
@@ -185,6 +190,12 @@ class Settings(BaseSettings):
     def _check_ami_urls(cls, value: list[str]) -> list[str]:
         for url in value:
             parse_ami_url(url)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
         return value
 
     @field_validator("sms_mobile_pattern")
@@ -199,6 +210,10 @@ class Settings(BaseSettings):
         if value:
             parse_ami_url(value)
         return value or None
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def routing_ami_node(self) -> AmiNode | None:

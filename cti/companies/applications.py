@@ -56,7 +56,10 @@ async def top_categories(db: AsyncSession, wanted: Iterable[str]) -> dict[str, i
     for i, wanted_code in enumerate(wanted):
         if wanted_code not in found:
             raise CompanyError(
-                f"categories[{i}]", f"{wanted_code!r} is not a category of the catalogue"
+                f"categories[{i}]",
+                f"{wanted_code!r} is not a category of the catalogue",
+                reason="no_category",
+                detail=wanted_code,
             )
     return found
 
@@ -75,7 +78,12 @@ async def live_counties(db: AsyncSession, wanted: Iterable[str]) -> dict[str, in
     )
     for i, wanted_code in enumerate(wanted):
         if wanted_code not in found:
-            raise CompanyError(f"counties[{i}]", f"{wanted_code!r} is not a county served here")
+            raise CompanyError(
+                f"counties[{i}]",
+                f"{wanted_code!r} is not a county served here",
+                reason="no_county",
+                detail=wanted_code,
+            )
     return found
 
 
@@ -106,7 +114,9 @@ async def apply(
     company's ``webhook_secret``, for the caller to show once."""
     app = rules.application(data, plan)
     if await licence_taken(db, app.licence_number):
-        raise LicenceTaken("licence_number", "another company has this licence number")
+        raise LicenceTaken(
+            "licence_number", "another company has this licence number", reason="taken"
+        )
     categories = await top_categories(db, app.categories)
     counties = await live_counties(db, app.counties)
     company = Company(
@@ -126,7 +136,9 @@ async def apply(
             db.add(company)
             await db.flush()
     except IntegrityError:
-        raise LicenceTaken("licence_number", "another company has this licence number") from None
+        raise LicenceTaken(
+            "licence_number", "another company has this licence number", reason="taken"
+        ) from None
     db.add_all(CompanyCategory(company_id=company.id, category_id=i) for i in categories.values())
     db.add_all(CompanyCounty(company_id=company.id, county_id=i) for i in counties.values())
     db.add_all(

@@ -56,14 +56,47 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: Why a value was refused, said without words: the public site shows each in its reader's
+#: language (``cti.public.texts``, key ``c_<reason>``, which may show ``detail``).
+REASONS = frozenset(
+    {
+        "invalid",  # none of the below
+        "shape",  # not text, not a list, not an object (only a JSON body can do that)
+        "required",
+        "too_long",  # detail: the limit
+        "control",
+        "licence",
+        "phone",
+        "email",
+        "url",
+        "code",  # detail: the value
+        "none_chosen",
+        "too_many",  # detail: the limit
+        "day",
+        "day_order",
+        "cert_category",  # detail: the category
+        "unknown_field",  # detail: the field
+        "no_category",  # detail: the value
+        "no_county",  # detail: the value
+        "taken",
+    }
+)
+
+
 class CompanyError(ValueError):
     """A value that cannot be accepted; ``field`` names it (``staff[2].name``), the
-    message says why in words the person who typed it can act on."""
+    message says why in words the person who typed it can act on (English, for the
+    centre's admins and the API); ``reason`` (one of :data:`REASONS`) and ``detail`` (the
+    limit or the value the message names, if any) say the same for a translation."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, reason: str = "invalid", detail: object = ""
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.reason = reason if reason in REASONS else "invalid"
+        self.detail = str(detail)[:40]
 
 
 # --- single values -----------------------------------------------------------------------
@@ -82,14 +115,14 @@ def text(
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise CompanyError(field, "must be text")
+        raise CompanyError(field, "must be text", reason="shape")
     value = value.strip()
     if required and not value:
-        raise CompanyError(field, "is required")
+        raise CompanyError(field, "is required", reason="required")
     if len(value) > limit:
-        raise CompanyError(field, f"at most {limit} characters")
+        raise CompanyError(field, f"at most {limit} characters", reason="too_long", detail=limit)
     if (_CONTROL if multiline else _CONTROL_OR_NEWLINE).search(value):
-        raise CompanyError(field, "must not contain NUL or control characters")
+        raise CompanyError(field, "must not contain NUL or control characters", reason="control")
     return value
 
 
@@ -97,7 +130,9 @@ def licence_number(value: object) -> str:
     number = text("licence_number", value, 64, required=True)
     if not LICENCE_PATTERN.fullmatch(number):
         raise CompanyError(
-            "licence_number", "letters and digits, with '-', '.', '/' or spaces between them"
+            "licence_number",
+            "letters and digits, with '-', '.', '/' or spaces between them",
+            reason="licence",
         )
     return number
 
@@ -110,14 +145,16 @@ def phone(field: str, value: object, plan: NumberPlan, *, required: bool = False
         return ""
     number = normalise(raw, plan)
     if number.kind not in (NumberKind.NATIONAL, NumberKind.INTERNATIONAL):
-        raise CompanyError(field, "is not a phone number (digits, with an optional +)")
+        raise CompanyError(
+            field, "is not a phone number (digits, with an optional +)", reason="phone"
+        )
     return number.key
 
 
 def email(field: str, value: object, *, required: bool = False) -> str:
     address = text(field, value, MAX_EMAIL, required=required)
     if address and not EMAIL_PATTERN.fullmatch(address):
-        raise CompanyError(field, "is not an email address (name@example.org)")
+        raise CompanyError(field, "is not an email address (name@example.org)", reason="email")
     return address
 
 
@@ -128,25 +165,27 @@ def webhook_url(value: object) -> str | None:
     if not url:
         return None
     if any(c.isspace() for c in url) or "\\" in url:
-        raise CompanyError("webhook_url", "must not contain spaces or backslashes")
+        raise CompanyError("webhook_url", "must not contain spaces or backslashes", reason="url")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise CompanyError("webhook_url", "is not a valid URL") from None
+        raise CompanyError("webhook_url", "is not a valid URL", reason="url") from None
     if parts.scheme not in ("http", "https"):
-        raise CompanyError("webhook_url", "must start with https:// or http://")
+        raise CompanyError("webhook_url", "must start with https:// or http://", reason="url")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
-        raise CompanyError("webhook_url", "must not carry a user name or password")
+        raise CompanyError("webhook_url", "must not carry a user name or password", reason="url")
     host = parts.hostname or ""
     if not host or not (_HOST_PATTERN.fullmatch(host) or _is_ip_address(host)):
-        raise CompanyError("webhook_url", "must name a host")
+        raise CompanyError("webhook_url", "must name a host", reason="url")
     if port == 0:
-        raise CompanyError("webhook_url", "port 0 is not a port")
+        raise CompanyError("webhook_url", "port 0 is not a port", reason="url")
     if _is_local(host):
         # The centre's own machine is no company's receiver: a hook there would make the
         # notifier post into our own services (AMI, Postgres, the API itself).
-        raise CompanyError("webhook_url", "must not point at this machine or a local address")
+        raise CompanyError(
+            "webhook_url", "must not point at this machine or a local address", reason="url"
+        )
     return url
 
 
@@ -190,7 +229,7 @@ def new_webhook_secret() -> str:
 def code(field: str, value: object) -> str:
     if not isinstance(value, str) or not CODE_PATTERN.fullmatch(value):
         shown = value[:40] if isinstance(value, str) else type(value).__name__
-        raise CompanyError(field, f"{shown!r} is not a code")
+        raise CompanyError(field, f"{shown!r} is not a code", reason="code", detail=shown)
     return value
 
 
@@ -199,11 +238,11 @@ def codes(field: str, values: object, *, required: bool = True) -> tuple[str, ..
     if values is None:
         values = []
     if isinstance(values, str) or not isinstance(values, Sequence):
-        raise CompanyError(field, "must be a list of codes")
+        raise CompanyError(field, "must be a list of codes", reason="shape")
     if required and not values:
-        raise CompanyError(field, "name at least one")
+        raise CompanyError(field, "name at least one", reason="none_chosen")
     if len(values) > MAX_CODES:
-        raise CompanyError(field, f"at most {MAX_CODES}")
+        raise CompanyError(field, f"at most {MAX_CODES}", reason="too_many", detail=MAX_CODES)
     out: list[str] = []
     for i, value in enumerate(values):
         checked = code(f"{field}[{i}]", value)
@@ -219,11 +258,11 @@ def day(field: str, value: object) -> date | None:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise CompanyError(field, "a day as YYYY-MM-DD")
+        raise CompanyError(field, "a day as YYYY-MM-DD", reason="day")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise CompanyError(field, "not a day of the calendar") from None
+        raise CompanyError(field, "not a day of the calendar", reason="day") from None
 
 
 def reason(value: object) -> str:
@@ -273,7 +312,7 @@ class Application:
 
 def _mapping(field: str, value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise CompanyError(field, "must be an object")
+        raise CompanyError(field, "must be an object", reason="shape")
     return value
 
 
@@ -281,9 +320,9 @@ def _items(field: str, value: object, limit: int) -> Sequence[object]:
     if value is None:
         return ()
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise CompanyError(field, "must be a list")
+        raise CompanyError(field, "must be a list", reason="shape")
     if len(value) > limit:
-        raise CompanyError(field, f"at most {limit}")
+        raise CompanyError(field, f"at most {limit}", reason="too_many", detail=limit)
     return value
 
 
@@ -302,7 +341,9 @@ def certification(field: str, value: object) -> Certification:
     valid_from = day(f"{field}.valid_from", data.get("valid_from"))
     valid_until = day(f"{field}.valid_until", data.get("valid_until"))
     if valid_from and valid_until and valid_until < valid_from:
-        raise CompanyError(f"{field}.valid_until", "must not be before valid_from")
+        raise CompanyError(
+            f"{field}.valid_until", "must not be before valid_from", reason="day_order"
+        )
     return Certification(
         category=code(f"{field}.category", data.get("category")),
         title=text(f"{field}.title", data.get("title"), MAX_TITLE, required=True),
@@ -347,7 +388,12 @@ def application(data: object, plan: NumberPlan) -> Application:
     body = _mapping("application", data)
     unknown = sorted(str(k)[:40] for k in body if k not in APPLICATION_FIELDS)
     if unknown:
-        raise CompanyError(unknown[0], "is not a field of an application")
+        raise CompanyError(
+            unknown[0],
+            "is not a field of an application",
+            reason="unknown_field",
+            detail=unknown[0],
+        )
     categories = codes("categories", body.get("categories"))
     staff = tuple(
         staff_member(f"staff[{i}]", s)
@@ -359,6 +405,8 @@ def application(data: object, plan: NumberPlan) -> Application:
                 raise CompanyError(
                     f"staff[{i}].certifications[{j}].category",
                     f"{cert.category!r} is not one of the categories applied for",
+                    reason="cert_category",
+                    detail=cert.category,
                 )
     return Application(
         name=text("name", body.get("name"), MAX_NAME, required=True),

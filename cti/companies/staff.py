@@ -49,7 +49,12 @@ async def add_staff(db: AsyncSession, company: Company, name: object, actor: Use
         select(func.count()).select_from(CompanyStaff).where(CompanyStaff.company_id == company.id)
     )
     if count >= rules.MAX_STAFF:
-        raise CompanyError("name", f"a company lists at most {rules.MAX_STAFF} staff")
+        raise CompanyError(
+            "name",
+            f"a company lists at most {rules.MAX_STAFF} staff",
+            reason="too_many",
+            detail=rules.MAX_STAFF,
+        )
     member = CompanyStaff(company_id=company.id, name=clean, active=True)
     db.add(member)
     await db.flush()
@@ -75,7 +80,10 @@ async def add_certification(
     )
     if category_id is None:
         raise CompanyError(
-            "certification.category", f"{cert.category!r} is not a category the company serves"
+            "certification.category",
+            f"{cert.category!r} is not a category the company serves",
+            reason="cert_category",
+            detail=cert.category,
         )
     row = StaffCertification(
         staff_id=member.id,

@@ -18,11 +18,9 @@ delivered regardless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +37,7 @@ from cti.bus import Bus
 from cti.companies import rules
 from cti.dispatch import notify
 from cti.dispatch.service import flag_overdue
+from cti.periodic import Metric, PeriodicWorker, metric_lines
 from cti.service import Health
 from cti.settings import Settings
 from cti.store.companies import Company, Dispatch, Notification, NotificationStatus
@@ -131,18 +130,23 @@ class Notifier:
         self.allow_local_webhooks = allow_local_webhooks
         self.smtp = smtp
         self.bus = bus
-        self.interval_s = interval_s
         self.webhook_timeout_s = webhook_timeout_s
-        self.overdue_interval_s = overdue_interval_s
         self.overdue_email_to = overdue_email_to
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self.delivery = PeriodicWorker("notifier", self.deliver_due, interval_s=interval_s)
+        self.overdue = PeriodicWorker(
+            "notifier-overdue", self.check_overdue, interval_s=overdue_interval_s
+        )
         self._http: httpx.AsyncClient | None = None
         self.sent = 0
         self.failed_attempts = 0
         self.gave_up = 0
         self.overdue_flagged = 0
-        self.last_error: str | None = None
+
+    @property
+    def interval_s(self) -> float:
+        """How often a delivery round runs."""
+        return self.delivery.interval_s
 
     @classmethod
     def from_settings(
@@ -164,58 +168,52 @@ class Notifier:
     async def start(self) -> None:
         if self.smtp is None:
             log.warning("no CTI_SMTP_HOST: companies get webhooks but no email")
-        self._task = asyncio.create_task(self._run(), name="notifier")
+        # Two rounds of their own: a slow overdue check never delays a delivery round.
+        await self.delivery.start()
+        await self.overdue.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.overdue.stop()
+        await self.delivery.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
-    async def _run(self) -> None:
-        last_overdue = 0.0
-        while True:
-            try:
-                await self.deliver_due()
-                if time.monotonic() - last_overdue >= self.overdue_interval_s:
-                    last_overdue = time.monotonic()
-                    await self.check_overdue()
-                self.last_error = None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database away for a moment: try again later
-                self.last_error = str(exc)[:200]
-                log.exception("notifier round failed")
-            await asyncio.sleep(self.interval_s)
-
     def health(self) -> Health:
-        return Health(
-            ok=self.last_error is None,
-            detail={
+        overdue = self.overdue.last_error
+        health = self.delivery.health(
+            {
                 "smtp": self.smtp is not None,
                 "sent": self.sent,
                 "failed_attempts": self.failed_attempts,
                 "gave_up": self.gave_up,
                 "overdue_flagged": self.overdue_flagged,
-                "last_error": self.last_error,
-            },
+                "overdue_last_error": overdue,
+            }
         )
+        health.ok = health.ok and overdue is None
+        return health
 
     def metrics(self) -> list[str]:
-        return [
-            "# HELP cti_notifications_sent_total Company emails and webhooks delivered.",
-            "# TYPE cti_notifications_sent_total counter",
-            f"cti_notifications_sent_total {self.sent}",
-            "# HELP cti_notifications_failed_attempts_total Delivery attempts that failed.",
-            "# TYPE cti_notifications_failed_attempts_total counter",
-            f"cti_notifications_failed_attempts_total {self.failed_attempts}",
-            "# HELP cti_notifications_given_up_total Notifications failed after the last retry.",
-            "# TYPE cti_notifications_given_up_total counter",
-            f"cti_notifications_given_up_total {self.gave_up}",
-        ]
+        return metric_lines(
+            [
+                Metric(
+                    "cti_notifications_sent_total",
+                    "Company emails and webhooks delivered.",
+                    self.sent,
+                ),
+                Metric(
+                    "cti_notifications_failed_attempts_total",
+                    "Delivery attempts that failed.",
+                    self.failed_attempts,
+                ),
+                Metric(
+                    "cti_notifications_given_up_total",
+                    "Notifications failed after the last retry.",
+                    self.gave_up,
+                ),
+            ]
+        )
 
     # --- delivery -----------------------------------------------------------------------
 

@@ -17,9 +17,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from cti.periodic import Backoff
+
 #: Waits before the 2nd, 3rd... attempt; after the last one the notification has failed.
 BACKOFF_S = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
-MAX_ATTEMPTS = len(BACKOFF_S) + 1
+BACKOFF = Backoff(BACKOFF_S)
+MAX_ATTEMPTS = BACKOFF.max_attempts
 SIGNATURE_HEADER = "X-Hotline-Signature"
 TIMESTAMP_HEADER = "X-Hotline-Timestamp"
 EVENT_HEADER = "X-Hotline-Event"
@@ -188,8 +191,5 @@ def webhook_headers(secret: str, timestamp: int, body: bytes, event: str) -> dic
 def next_attempt(attempts: int, now: datetime) -> datetime | None:
     """When to try again after ``attempts`` failed attempts (1 after the first failure);
     None when that was the last one (the notification has failed)."""
-    if attempts < 1:
-        return now
-    if attempts >= MAX_ATTEMPTS:
-        return None
-    return now + timedelta(seconds=BACKOFF_S[attempts - 1])
+    wait = BACKOFF.wait_after(attempts)
+    return None if wait is None else now + timedelta(seconds=wait)

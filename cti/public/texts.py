@@ -133,8 +133,27 @@ EN: dict[str, str] = {
     "e_slot": "Choose a time from the list.",
     "e_text": "This contains characters that cannot be stored.",
     "e_too_long": "This is too long.",
-    "e_taken": "Another company has this licence number.",
     "e_other": "This value is not accepted: {detail}",
+    # why the company rules (cti.companies.rules.REASONS) refused a value: c_<reason>
+    "c_invalid": "This value is not accepted.",
+    "c_shape": "This value is not in a form we can read.",
+    "c_required": "This is required.",
+    "c_too_long": "At most {detail} characters.",
+    "c_control": "This contains line breaks or control characters.",
+    "c_licence": "Letters and digits, with '-', '.', '/' or spaces between them.",
+    "c_phone": "This is not a phone number (digits, with an optional +).",
+    "c_email": "This is not an email address (name@example.org).",
+    "c_url": "This is not an http(s) web address we can use.",
+    "c_code": '"{detail}" is not one of the choices.',
+    "c_none_chosen": "Choose at least one.",
+    "c_too_many": "At most {detail}.",
+    "c_day": "Give a day as YYYY-MM-DD.",
+    "c_day_order": "The end must not be before the start.",
+    "c_cert_category": '"{detail}" is not one of the services you offer.',
+    "c_unknown_field": '"{detail}" is not a field of this form.',
+    "c_no_category": '"{detail}" is not a service we arrange.',
+    "c_no_county": '"{detail}" is not a county we serve.',
+    "c_taken": "Another company has this licence number.",
     "refused_title": "We could not take this",
     "refused_back": "Back to the form",
     "r_forged": "The form has expired or was not sent from this site. Load it again and "
@@ -266,8 +285,26 @@ ZH: dict[str, str] = {
     "e_slot": "请从列表中选择时间。",
     "e_text": "含有无法保存的字符。",
     "e_too_long": "内容太长。",
-    "e_taken": "该营业执照号已被其他企业使用。",
     "e_other": "此项不被接受：{detail}",
+    "c_invalid": "此项不被接受。",
+    "c_shape": "此项的格式无法读取。",
+    "c_required": "此项必填。",
+    "c_too_long": "最多 {detail} 个字符。",
+    "c_control": "含有换行或控制字符。",
+    "c_licence": "请填写字母和数字，中间可用 '-'、'.'、'/' 或空格。",
+    "c_phone": "这不是电话号码（数字，可加 +）。",
+    "c_email": "这不是电子邮件地址（name@example.org）。",
+    "c_url": "这不是可用的 http(s) 网址。",
+    "c_code": "“{detail}”不是可选的项目。",
+    "c_none_chosen": "请至少选择一项。",
+    "c_too_many": "最多 {detail} 项。",
+    "c_day": "请按 YYYY-MM-DD 格式填写日期。",
+    "c_day_order": "结束日期不能早于开始日期。",
+    "c_cert_category": "“{detail}”不是您提供的服务。",
+    "c_unknown_field": "“{detail}”不是本表单的内容。",
+    "c_no_category": "“{detail}”不是我们安排的服务。",
+    "c_no_county": "“{detail}”不是我们服务的区县。",
+    "c_taken": "该营业执照号已被其他企业使用。",
     "refused_title": "无法受理",
     "refused_back": "返回表单",
     "r_forged": "表单已过期或不是从本网站提交的。请重新打开表单再提交。",
@@ -293,6 +330,14 @@ HTML_LANG = MappingProxyType({"en": "en", "zh": "zh-CN"})
 
 def texts_for(locale: str) -> Mapping[str, str]:
     return LOCALES.get(locale, LOCALES[DEFAULT])
+
+
+def rule_error(reason: str) -> str:
+    """The key of the text saying why a company rule refused a value
+    (``cti.companies.rules.CompanyError.reason``); a reason without one gets the general
+    text, never a missing key."""
+    key = f"c_{reason}"
+    return key if key in EN else "c_invalid"
 
 
 def _accepted(header: str) -> list[str]:

@@ -17,7 +17,6 @@ Without a gateway URL nothing is claimed: rows stay ``pending`` (``/healthz`` an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -31,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.dispatch.notify import next_attempt
+from cti.periodic import Metric, PeriodicWorker, metric_lines
 from cti.service import Health
 from cti.settings import Settings
 from cti.sms import signature, texts
@@ -119,16 +119,14 @@ class SmsSender:
         self.gateway = gateway
         self.country_code = country_code
         self.mobile = mobile or re.compile(Settings.model_fields["sms_mobile_pattern"].default)
-        self.interval_s = interval_s
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self.worker = PeriodicWorker("sms-sender", self.deliver_due, interval_s=interval_s)
         self._http: httpx.AsyncClient | None = None
         self.sent = 0
         self.failed_attempts = 0
         self.gave_up = 0
         self.suppressed = 0
         self.pending: int | None = None
-        self.last_error: str | None = None
 
     @classmethod
     def from_settings(
@@ -147,61 +145,49 @@ class SmsSender:
     async def start(self) -> None:
         if self.gateway is None:
             log.warning("no CTI_SMS_GATEWAY_URL (or no secret): texts wait in the outbox")
-        self._task = asyncio.create_task(self._run(), name="sms-sender")
+        await self.worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.worker.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.deliver_due()
-                self.last_error = None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database away for a moment: try again later
-                self.last_error = str(exc)[:200]
-                log.exception("SMS sender round failed")
-            await asyncio.sleep(self.interval_s)
-
     def health(self) -> Health:
-        return Health(
-            ok=self.last_error is None,
-            detail={
+        return self.worker.health(
+            {
                 "gateway": self.gateway is not None,
                 "pending": self.pending,
                 "sent": self.sent,
                 "failed_attempts": self.failed_attempts,
                 "gave_up": self.gave_up,
                 "suppressed": self.suppressed,
-                "last_error": self.last_error,
-            },
+            }
         )
 
     def metrics(self) -> list[str]:
-        return [
-            "# HELP cti_sms_outbox_pending Texts waiting in the outbox (at the last round).",
-            "# TYPE cti_sms_outbox_pending gauge",
-            f"cti_sms_outbox_pending {self.pending or 0}",
-            "# HELP cti_sms_sent_total Texts the gateway accepted.",
-            "# TYPE cti_sms_sent_total counter",
-            f"cti_sms_sent_total {self.sent}",
-            "# HELP cti_sms_failed_attempts_total Posts to the gateway that failed.",
-            "# TYPE cti_sms_failed_attempts_total counter",
-            f"cti_sms_failed_attempts_total {self.failed_attempts}",
-            "# HELP cti_sms_given_up_total Texts failed for good.",
-            "# TYPE cti_sms_given_up_total counter",
-            f"cti_sms_given_up_total {self.gave_up}",
-            "# HELP cti_sms_suppressed_total Texts not sent: the number texted STOP.",
-            "# TYPE cti_sms_suppressed_total counter",
-            f"cti_sms_suppressed_total {self.suppressed}",
-        ]
+        return metric_lines(
+            [
+                Metric(
+                    "cti_sms_outbox_pending",
+                    "Texts waiting in the outbox (at the last round).",
+                    self.pending,
+                    "gauge",
+                ),
+                Metric("cti_sms_sent_total", "Texts the gateway accepted.", self.sent),
+                Metric(
+                    "cti_sms_failed_attempts_total",
+                    "Posts to the gateway that failed.",
+                    self.failed_attempts,
+                ),
+                Metric("cti_sms_given_up_total", "Texts failed for good.", self.gave_up),
+                Metric(
+                    "cti_sms_suppressed_total",
+                    "Texts not sent: the number texted STOP.",
+                    self.suppressed,
+                ),
+            ]
+        )
 
     # --- delivery -----------------------------------------------------------------------
 

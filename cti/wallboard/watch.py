@@ -7,9 +7,12 @@ one to the county's supervisors (those assigned to it, with an address) when the
 asks for it and the cooldown allows.
 
 The database and the SMTP server are used by one worker task behind a queue, never in the
-publisher's way. Settings are re-read every ``refresh_s`` and at once when the county page
-saves (bus channel ``wallboard_settings``). After a restart the alerts still open in the
-log are taken back: not raised, logged or emailed a second time.
+publisher's way. An email that fails is tried again with backoff, per address, by a
+periodic worker (``cti.wallboard.email_retry``; in memory only, which that module says
+why), until it is sent, its alert clears or the last attempt failed. Settings are re-read
+every ``refresh_s`` and at once when the county page saves (bus channel
+``wallboard_settings``). After a restart the alerts still open in the log are taken back:
+not raised, logged or emailed a second time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cti.bus import Bus
 from cti.dispatch.notifier import SmtpConfig, send_email
 from cti.dispatch.notify import header_text
+from cti.periodic import Metric, PeriodicWorker, metric_lines
 from cti.routing.decide import is_open
 from cti.routing.repo import load_rules
 from cti.routing.rules import CountyPolicy
@@ -51,12 +55,15 @@ from cti.wallboard.alerts import (
     active_alerts,
 )
 from cti.wallboard.board import DEFAULT_SL_S, Board, utc_day
+from cti.wallboard.email_retry import AlertEmail, RetryQueue
 from cti.wallboard.today import TodayFigures, today_figures
 
 log = logging.getLogger(__name__)
 
 SETTINGS_CHANNEL = "wallboard_settings"
 REFRESH_S = 60.0
+#: How often failed alert emails are looked at for one due again.
+EMAIL_RETRY_CHECK_S = 5.0
 #: Every alert off (a county the check can skip).
 OFF = Thresholds()
 
@@ -129,6 +136,8 @@ class AlertWatch:
         hysteresis: Hysteresis | None = None,
         refresh_s: float = REFRESH_S,
         clock: Callable[[], float] = time.time,
+        retries: RetryQueue | None = None,
+        email_retry_check_s: float = EMAIL_RETRY_CHECK_S,
     ) -> None:
         self._session_factory = session_factory
         self._bus = bus
@@ -142,8 +151,13 @@ class AlertWatch:
         self._jobs: asyncio.Queue[Change] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._reload = asyncio.Event()
+        self.retries = retries or RetryQueue()
+        self.email_retry = PeriodicWorker(
+            "wallboard-alert-email", self.retry_emails, interval_s=email_retry_check_s
+        )
         self.raised = 0
         self.emailed = 0
+        self.email_failures = 0
         self.last_error: str | None = None
 
     # --- what the board and the publisher ask ---------------------------------------------
@@ -229,6 +243,7 @@ class AlertWatch:
         config = self.config.get(change.county)
         async with self._session_factory() as db, db.begin():
             if change.state == "cleared":
+                self.retries.drop(change.county, change.kind)
                 row_id = self._rows.pop(key, None)
                 if row_id is not None:
                     await db.execute(
@@ -250,17 +265,22 @@ class AlertWatch:
             await db.flush()
             self._rows[key] = alert.id
         if change.notify and config.thresholds.email and self._smtp is not None:
-            sent = await self._email(change, config)
-            if sent:
-                async with self._session_factory() as db, db.begin():
-                    await db.execute(
-                        update(WallboardAlert)
-                        .where(WallboardAlert.id == alert.id)
-                        .values(emailed=sent)
-                    )
+            sent = 0
+            for address in await self._addresses(config):
+                sent += await self._send(AlertEmail(alert.id, change, config.name, address))
+            await self._count_emailed(alert.id, sent)
 
-    async def _email(self, change: Change, config: CountyConfig) -> int:
-        assert self._smtp is not None
+    async def _count_emailed(self, alert_id: int, sent: int) -> None:
+        if sent:
+            async with self._session_factory() as db, db.begin():
+                await db.execute(
+                    update(WallboardAlert)
+                    .where(WallboardAlert.id == alert_id)
+                    .values(emailed=WallboardAlert.emailed + sent)
+                )
+
+    async def _addresses(self, config: CountyConfig) -> list[str]:
+        """The county's own supervisors' addresses (active, with one)."""
         async with self._session_factory() as db:
             addresses = (
                 await db.scalars(
@@ -274,17 +294,53 @@ class AlertWatch:
                     .order_by(User.id)
                 )
             ).all()
-        sent = 0
-        for address in addresses:
-            try:
-                message = alert_email(change, config.name, sender=self._smtp.sender, to=address)
-                await send_email(self._smtp, message)
-                sent += 1
-                self.emailed += 1
-            except Exception as exc:  # logged and shown; one bad address stops no other
-                self.last_error = f"email to a supervisor failed: {type(exc).__name__}"
-                log.warning("wallboard alert email not sent: %s", exc)
-        return sent
+        return [a for a in addresses if a]
+
+    async def _send(self, email: AlertEmail) -> int:
+        """1 when ``email`` went; else 0, and it waits in :attr:`retries` (or was the last
+        attempt). One bad address stops no other."""
+        assert self._smtp is not None
+        try:
+            message = alert_email(
+                email.change, email.county_name, sender=self._smtp.sender, to=email.address
+            )
+        except ValueError as exc:  # an address no retry can mend
+            self.email_failures += 1
+            self.retries.gave_up += 1
+            log.warning("wallboard alert email cannot be addressed: %s", exc)
+            return 0
+        try:
+            await send_email(self._smtp, message)
+        except Exception as exc:
+            self.email_failures += 1
+            error = f"{type(exc).__name__}: {exc}"
+            self.last_error = f"email to a supervisor failed: {type(exc).__name__}"
+            again = self.retries.failed(email, self._clock(), error)
+            if again is None:
+                log.warning(
+                    "wallboard alert email given up after %d attempts: %s",
+                    email.attempts + 1,
+                    error,
+                )
+            else:
+                log.warning(
+                    "wallboard alert email not sent (attempt %d): %s", again.attempts, error
+                )
+            return 0
+        self.emailed += 1
+        return 1
+
+    async def retry_emails(self) -> int:
+        """Send the failed alert emails that are due again; how many went."""
+        sent: dict[int, int] = {}
+        for email in self.retries.take_due(self._clock()):
+            if self._smtp is None or self._rows.get(email.key) != email.alert_id:
+                self.retries.dropped += 1  # cleared while it was being sent
+                continue
+            sent[email.alert_id] = sent.get(email.alert_id, 0) + await self._send(email)
+        for alert_id, count in sent.items():
+            await self._count_emailed(alert_id, count)
+        return sum(sent.values())
 
     async def _worker(self) -> None:
         while True:
@@ -328,6 +384,7 @@ class AlertWatch:
             asyncio.create_task(self._worker(), name="wallboard-alerts-log"),
             asyncio.create_task(self._refresh_loop(), name="wallboard-alerts-settings"),
         ]
+        await self.email_retry.start()
         if self._bus is not None:
             self._tasks.append(
                 asyncio.create_task(self._settings_loop(), name="wallboard-alerts-bus")
@@ -337,12 +394,18 @@ class AlertWatch:
         # What is still queued is logged before stopping (a short wait at most).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drain(), 5.0)
+        await self.email_retry.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.retries:
+            log.warning(
+                "%d wallboard alert emails not sent are lost with this stop (kept in memory)",
+                len(self.retries),
+            )
 
     async def _drain(self) -> None:
         if self._tasks:
@@ -351,23 +414,42 @@ class AlertWatch:
     def health(self) -> Health:
         running = bool(self._tasks) and not any(t.done() for t in self._tasks)
         return Health(
-            running,
+            running and self.email_retry.running,
             {
                 "counties": len(self.config),
                 "active": len(self.tracker.active()),
+                "emails_waiting": len(self.retries),
                 "last_error": self.last_error,
             },
         )
 
     def metrics(self) -> list[str]:
-        return [
-            "# HELP cti_wallboard_alerts_raised_total Wallboard alerts raised.",
-            "# TYPE cti_wallboard_alerts_raised_total counter",
-            f"cti_wallboard_alerts_raised_total {self.raised}",
-            "# HELP cti_wallboard_alert_emails_total Wallboard alert emails sent.",
-            "# TYPE cti_wallboard_alert_emails_total counter",
-            f"cti_wallboard_alert_emails_total {self.emailed}",
-        ]
+        return metric_lines(
+            [
+                Metric(
+                    "cti_wallboard_alerts_raised_total", "Wallboard alerts raised.", self.raised
+                ),
+                Metric(
+                    "cti_wallboard_alert_emails_total", "Wallboard alert emails sent.", self.emailed
+                ),
+                Metric(
+                    "cti_wallboard_alert_email_failures_total",
+                    "Wallboard alert email attempts that failed.",
+                    self.email_failures,
+                ),
+                Metric(
+                    "cti_wallboard_alert_emails_waiting",
+                    "Failed wallboard alert emails waiting to be tried again.",
+                    len(self.retries),
+                    "gauge",
+                ),
+                Metric(
+                    "cti_wallboard_alert_emails_given_up_total",
+                    "Wallboard alert emails failed after the last attempt.",
+                    self.retries.gave_up,
+                ),
+            ]
+        )
 
 
 async def settings_changed(bus: Bus) -> None:

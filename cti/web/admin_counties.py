@@ -40,7 +40,7 @@ from cti.store.counties import CODE_PATTERN, County
 from cti.wallboard.watch import settings_changed
 from cti.web.deps import AdminUser, AppSettings, DbSession, client_ip
 from cti.web.errors import NotFound, documented
-from cti.web.forms import undo_refused
+from cti.web.forms import staff_page, undo_refused
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,12 @@ def _zones() -> list[str]:
 def _page(
     request: Request, ctx: Any, template: str, status_code: int = 200, **context: Any
 ) -> Response:
-    return request.app.state.templates.TemplateResponse(
+    return staff_page(
         request,
+        ctx,
         template,
-        {
-            "user": ctx.user,
-            "csrf_token": ctx.csrf_token,
+        status_code,
+        **{
             "zones": _zones(),
             "accept_range": ACCEPT_MINUTES,
             "finish_range": FINISH_HOURS,
@@ -82,7 +82,6 @@ def _page(
             "longest_range": LONGEST_WAIT_S,
             **context,
         },
-        status_code=status_code,
     )
 
 

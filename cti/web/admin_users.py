@@ -19,7 +19,7 @@ from cti.store.counties import County
 from cti.store.users import Role, User
 from cti.web.deps import AdminUser, AgentPhones, DbSession, client_ip
 from cti.web.errors import NotFound, documented
-from cti.web.forms import undo_refused
+from cti.web.forms import staff_page, undo_refused
 
 router = APIRouter(prefix="/admin/users", tags=["pages"])
 
@@ -50,18 +50,8 @@ async def _counties(db: DbSession, keep: str | None = None) -> list[tuple[str, s
 def _page(
     request: Request, ctx: Any, template: str, status_code: int = 200, **context: Any
 ) -> Response:
-    return request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "user": ctx.user,
-            "csrf_token": ctx.csrf_token,
-            "roles": [r.value for r in Role],
-            "link_hours": LINK_HOURS,
-            **context,
-        },
-        status_code=status_code,
-    )
+    context = {"roles": [r.value for r in Role], "link_hours": LINK_HOURS, **context}
+    return staff_page(request, ctx, template, status_code, **context)
 
 
 async def _list_context(

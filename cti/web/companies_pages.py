@@ -9,6 +9,7 @@ goes through :mod:`cti.companies`, as the API's (``cti.web.companies``) does.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -25,7 +26,7 @@ from cti.store.companies import Company, CompanyStatus
 from cti.store.counties import County
 from cti.web.deps import AdminUser, AppSettings, DbSession, client_ip
 from cti.web.errors import NotFound, documented
-from cti.web.forms import undo_refused
+from cti.web.forms import form_again, staff_page
 
 router = APIRouter(prefix="/admin/companies", tags=["pages"])
 
@@ -150,17 +151,6 @@ async def _choices(db: DbSession) -> dict[str, Any]:
     }
 
 
-def _page(
-    request: Request, ctx: Any, template: str, status_code: int = 200, **context: Any
-) -> Response:
-    return request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {"user": ctx.user, "csrf_token": ctx.csrf_token, **context},
-        status_code=status_code,
-    )
-
-
 @router.get("", response_class=HTMLResponse, summary="Companies: list and filter (page)")
 async def companies_page(
     request: Request,
@@ -173,7 +163,7 @@ async def companies_page(
     rows = await profile.list_companies(
         db, status=status or None, category=category or None, county=county or None
     )
-    return _page(
+    return staff_page(
         request,
         ctx,
         "companies.html",
@@ -196,7 +186,7 @@ async def _new_page(
     status_code: int = 200,
     error: str | None = None,
 ) -> Response:
-    return _page(
+    return staff_page(
         request,
         ctx,
         "company_new.html",
@@ -236,10 +226,13 @@ async def add_company(
             db, data, plan=settings.number_plan, actor=ctx.user, ip=client_ip(request)
         )
     except CompanyError as exc:
-        await undo_refused(db, ctx)
         conflict = isinstance(exc, applications.LicenceTaken)
-        return await _new_page(
-            request, ctx, db, data, status_code=409 if conflict else 422, error=str(exc)
+        return await form_again(
+            db,
+            ctx,
+            partial(_new_page, request, ctx, db, data),
+            status_code=409 if conflict else 422,
+            error=str(exc),
         )
     await db.commit()
     return _render(
@@ -276,7 +269,7 @@ def _render(
     status_code: int = 200,
     **context: Any,
 ) -> Response:
-    return _page(
+    return staff_page(
         request,
         ctx,
         "company.html",
@@ -328,8 +321,8 @@ async def _target(db: DbSession, company_id: int) -> Company:
 async def _refused(
     request: Request, ctx: Any, db: DbSession, company_id: int, exc: Exception, status_code: int
 ) -> Response:
-    await undo_refused(db, ctx)
-    return await _company(request, ctx, db, company_id, status_code=status_code, error=str(exc))
+    page = partial(_company, request, ctx, db, company_id)
+    return await form_again(db, ctx, page, status_code=status_code, error=str(exc))
 
 
 @router.post(

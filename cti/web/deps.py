@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from cti import api_tokens
+from cti.forwarded import client_address
 from cti.pjsip_conf import agent_phones_in
 from cti.settings import Settings
 from cti.store.users import Role, User
@@ -56,7 +57,15 @@ AgentPhones = Annotated[frozenset[str], Depends(get_agent_phones)]
 
 
 def client_ip(conn: HTTPConnection) -> str | None:
-    return conn.client.host if conn.client else None
+    """The client's address: the direct peer, or behind a trusted proxy
+    (``CTI_TRUSTED_PROXIES``) the address ``X-Forwarded-For`` names (``cti.forwarded``).
+    Every per-address rule (the public site's limits, login throttling, audit rows) asks
+    this, so all of them see the same client."""
+    peer = conn.client.host if conn.client else None
+    proxies = getattr(conn.app.state, "trusted_proxies", ())
+    if not proxies:
+        return peer
+    return client_address(peer, conn.headers.getlist("x-forwarded-for"), proxies)
 
 
 #: WebSocket close codes (4000-4999 are the application's): 4401 log in, 4403 not allowed.

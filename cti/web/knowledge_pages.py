@@ -6,6 +6,7 @@ again with why (422) and loses nothing typed.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -21,7 +22,7 @@ from cti.store.knowledge import MAX_BODY, MAX_NOTE, MAX_TITLE, Article
 from cti.store.users import Role
 from cti.web.deps import DbSession
 from cti.web.errors import NotFound, documented
-from cti.web.forms import undo_refused
+from cti.web.forms import form_again, staff_page
 from cti.web.knowledge import (
     EDITORS,
     ArticleId,
@@ -73,18 +74,11 @@ async def _choices(db: DbSession) -> dict[str, Any]:
     return {"groups": groups, "counties": counties}
 
 
-def _page(request: Request, ctx: AuthContext, name: str, status_code: int = 200, **values: Any):
-    return request.app.state.templates.TemplateResponse(
-        request,
-        name,
-        {
-            "user": ctx.user,
-            "csrf_token": ctx.csrf_token,
-            "may_edit": Role(ctx.user.role) in EDITORS,
-            **values,
-        },
-        status_code=status_code,
-    )
+def _page(
+    request: Request, ctx: AuthContext, name: str, status_code: int = 200, **values: Any
+) -> Response:
+    may_edit = Role(ctx.user.role) in EDITORS
+    return staff_page(request, ctx, name, status_code, may_edit=may_edit, **values)
 
 
 @router.get(
@@ -216,14 +210,13 @@ async def create_form(
             db, ctx.user, articles.Draft(title, body, category, county or None, note)
         )
     except articles.ArticleError as exc:
-        await undo_refused(db, ctx)
-        return await _editor_page(
-            request,
-            ctx,
+        return await form_again(
             db,
+            ctx,
+            partial(_editor_page, request, ctx, db),
+            status_code=422,
             form=form | {"base": ""},
             errors={exc.field: str(exc)},
-            status_code=422,
         )
     await db.commit()
     return RedirectResponse(f"/knowledge/articles/{created.id}", status_code=303)
@@ -280,15 +273,14 @@ async def edit_form(
         )
     except (articles.ArticleError, articles.StaleVersion) as exc:
         field = exc.field if isinstance(exc, articles.ArticleError) else "base"
-        await undo_refused(db, ctx)
-        return await _editor_page(
-            request,
-            ctx,
+        return await form_again(
             db,
+            ctx,
+            partial(_editor_page, request, ctx, db),
+            status_code=422,
             form=form,
             article_id=article_id,
             errors={field: str(exc)},
-            status_code=422,
         )
     await db.commit()
     return RedirectResponse(f"/knowledge/articles/{article_id}", status_code=303)
@@ -303,9 +295,29 @@ async def edit_form(
 async def history_page(
     request: Request, article_id: ArticleId, ctx: Editor, db: DbSession
 ) -> Response:
+    return await _history_page(request, ctx, db, article_id)
+
+
+async def _history_page(
+    request: Request,
+    ctx: AuthContext,
+    db: DbSession,
+    article_id: int,
+    *,
+    status_code: int = 200,
+    error: str = "",
+) -> Response:
     shown = await article_out(db, await find(db, article_id))
     versions = [await version_out(db, v) for v in await articles.history(db, article_id)]
-    return _page(request, ctx, "knowledge_history.html", a=shown, versions=versions, error="")
+    return _page(
+        request,
+        ctx,
+        "knowledge_history.html",
+        status_code=status_code,
+        a=shown,
+        versions=versions,
+        error=error,
+    )
 
 
 @router.get(
@@ -352,16 +364,11 @@ async def restore_form(
     try:
         await articles.restore(db, ctx.user, found, version, note)
     except articles.ArticleError as exc:
-        await undo_refused(db, ctx)
-        shown = await article_out(db, await find(db, article_id))
-        versions = [await version_out(db, v) for v in await articles.history(db, article_id)]
-        return _page(
-            request,
+        return await form_again(
+            db,
             ctx,
-            "knowledge_history.html",
+            partial(_history_page, request, ctx, db, article_id),
             status_code=422,
-            a=shown,
-            versions=versions,
             error=str(exc),
         )
     await db.commit()

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +32,7 @@ from cti.tickets.lifecycle import TransitionRefused
 from cti.tickets.service import MAX_NOTE
 from cti.web.deps import DbSession, RequireRole
 from cti.web.errors import Conflict, Invalid, NotFound, documented
+from cti.web.forms import form_again, staff_page
 from cti.web.sessions import AuthContext
 
 pages = APIRouter(prefix="/portal", tags=["pages"])
@@ -153,17 +155,6 @@ async def answer_job(
 # --- the pages ---------------------------------------------------------------------------
 
 
-def _page(
-    request: Request, ctx: AuthContext, template: str, status_code: int = 200, **context: Any
-) -> Response:
-    return request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {"user": ctx.user, "csrf_token": ctx.csrf_token, **context},
-        status_code=status_code,
-    )
-
-
 async def _company(db: DbSession, ctx: AuthContext) -> Company:
     company = await db.get(Company, _company_id(ctx))
     assert company is not None
@@ -177,7 +168,7 @@ async def portal_page(
     db: DbSession,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    return _page(
+    return staff_page(
         request,
         ctx,
         "portal.html",
@@ -208,7 +199,7 @@ async def _job_page(
 ) -> Response:
     job = await _job(db, ctx, dispatch_id)
     company = await _company(db, ctx)
-    return _page(
+    return staff_page(
         request,
         ctx,
         "portal_job.html",
@@ -265,15 +256,10 @@ async def answer_job_form(
 ) -> Response:
     refusal = await _give(db, ctx, dispatch_id, answer, note)
     if refusal is not None:
-        await db.rollback()
-        for row in (ctx.user, ctx.session, ctx.token):
-            if row is not None:
-                await db.refresh(row)
-        return await _job_page(
-            request,
-            ctx,
+        return await form_again(
             db,
-            dispatch_id,
+            ctx,
+            partial(_job_page, request, ctx, db, dispatch_id),
             status_code=409 if refusal.status == 409 else 422,
             error=refusal.message,
         )

@@ -13,10 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cti.companies.applications import LicenceTaken, apply
+from cti.companies.applications import apply
 from cti.companies.rules import CompanyError, phone
 from cti.public import catalogue, guard
 from cti.public.orders import OrderInvalid
+from cti.public.texts import rule_error
 from cti.public.volunteers import VOLUNTEER_FIELDS, check_volunteer, sign_up
 from cti.web.deps import PUBLIC, DbSession, client_ip
 from cti.web.public_forms import (
@@ -129,9 +130,8 @@ async def join(request: Request, db: DbSession) -> Response:
     except CompanyError as exc:
         await db.rollback()
         count_invalid(request, "join")
-        field = _join_field(exc.field)
-        errors = {field: "e_taken"} if isinstance(exc, LicenceTaken) else {field: "e_other"}
-        errors["detail"] = exc.message
+        # Said in the form's language (the English message is the admins' and the API's).
+        errors = {_join_field(exc.field): rule_error(exc.reason), "detail": exc.detail}
         return await _join_form(
             request, db, locale=locale, form=shown, errors=errors, status_code=422
         )

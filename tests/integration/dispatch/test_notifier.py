@@ -15,40 +15,26 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from cti.bus import InMemoryBus
 from cti.dispatch import notify, service
 from cti.dispatch.notifier import SUPERVISORS_CHANNEL, Notifier, SmtpConfig
 from cti.store.companies import Notification
-from tests.conftest import free_port
 from tests.integration.dispatch.factories import (
     make_account,
     make_company,
     make_county,
     make_ticket,
 )
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.envelopes.append(envelope)
-        return "250 OK"
+from tests.integration.smtp import Inbox, running
 
 
 @pytest.fixture
 def smtp_server():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+    inbox = Inbox()
+    with running(inbox) as port:
+        yield inbox, port
 
 
 class _Hooks:

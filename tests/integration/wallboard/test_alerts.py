@@ -19,25 +19,22 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-from aiosmtpd.controller import Controller
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from cti.ami.service import AmiService
 from cti.bus import InMemoryBus
 from cti.dispatch.notifier import SmtpConfig
 from cti.numbers import NumberPlan
 from cti.settings import AmiNode
-from cti.store.counties import County
-from cti.store.reports import CountyServiceLevel
 from cti.store.users import Role, User
 from cti.store.wallboard import WallboardAlert
 from cti.wallboard.alerts import Hysteresis
 from cti.wallboard.publisher import WallboardPublisher
 from cti.wallboard.watch import AlertWatch
 from cti.web.wallboard_hub import BoardReplica, WallboardHub, visible
-from tests.conftest import free_port
 from tests.integration.ami.fake_asterisk import FakeAsterisk, until
 from tests.integration.ami.test_listener import FAST, connect
+from tests.integration.smtp import Inbox, running
 from tests.unit.ami.support import is_event, split_after, trace, without_login
 
 pytestmark = pytest.mark.asyncio
@@ -46,24 +43,11 @@ pytestmark = pytest.mark.asyncio
 JOINED = 1795710920.390659
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+    inbox = Inbox()
+    with running(inbox) as port:
+        yield inbox, port
 
 
 @pytest.fixture
@@ -72,56 +56,6 @@ async def server() -> AsyncIterator[FakeAsterisk]:
     await fake.start()
     yield fake
     await fake.stop()
-
-
-@pytest.fixture
-async def north_alerts(session_factory, seeded) -> AsyncIterator[int]:
-    """north alerting above 0 waiting and 30 s waited, emailed; put back afterwards."""
-    async with session_factory() as db, db.begin():
-        north = await db.scalar(select(County.id).where(County.code == "north"))
-        before = await db.get(CountyServiceLevel, north)
-        kept = (
-            None
-            if before is None
-            else {c: getattr(before, c) for c in ("answer_within_s", "alert_waiting_above")}
-        )
-        if before is None:
-            db.add(CountyServiceLevel(county_id=north))
-            await db.flush()
-        await db.execute(
-            update(CountyServiceLevel)
-            .where(CountyServiceLevel.county_id == north)
-            .values(
-                alert_waiting_above=0,
-                alert_longest_wait_s=30,
-                alert_no_agent=False,
-                alert_email=True,
-            )
-        )
-    try:
-        yield north
-    finally:
-        async with session_factory() as db, db.begin():
-            if kept is None:
-                await db.execute(
-                    delete(CountyServiceLevel).where(CountyServiceLevel.county_id == north)
-                )
-            else:
-                await db.execute(
-                    update(CountyServiceLevel)
-                    .where(CountyServiceLevel.county_id == north)
-                    .values(
-                        **kept,
-                        alert_longest_wait_s=None,
-                        alert_no_agent=False,
-                        alert_email=False,
-                    )
-                )
-            await db.execute(
-                update(WallboardAlert)
-                .where(WallboardAlert.county_id == north, WallboardAlert.cleared_at.is_(None))
-                .values(cleared_at=WallboardAlert.raised_at)
-            )
 
 
 async def _supervisor(session_factory, make_user, county: str, email: str | None) -> str:

@@ -11,7 +11,9 @@ not applied for; validity that ends before it starts.
 
 from __future__ import annotations
 
+import ast
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,47 @@ def test_codes_are_distinct_in_the_order_given():
 def test_a_webhook_secret_is_new_each_time_and_long():
     a, b = rules.new_webhook_secret(), rules.new_webhook_secret()
     assert a != b and len(a) == 64 and int(a, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "detail"),
+    [
+        ({"name": ""}, "required", ""),
+        ({"name": "x" * 1_000_000}, "too_long", "200"),
+        ({"name": "a\x00b"}, "control", ""),
+        ({"name": 42}, "shape", ""),
+        ({"licence_number": "<script>"}, "licence", ""),
+        ({"phone": "call me"}, "phone", ""),
+        ({"email": "not an email"}, "email", ""),
+        ({"webhook_url": "ftp://x.example.org"}, "url", ""),
+        ({"categories": []}, "none_chosen", ""),
+        ({"categories": ["<b>" + "x" * 100]}, "code", "<b>" + "x" * 37),  # cut to 40
+        ({"categories": ["family"] * 101}, "too_many", "100"),
+        ({"extra": 1}, "unknown_field", "extra"),
+    ],
+)
+def test_a_refusal_says_why_without_words_for_a_translation(changes, reason, detail):
+    with pytest.raises(CompanyError) as caught:
+        rules.application(good(**changes), PLAN)
+    assert (caught.value.reason, caught.value.detail) == (reason, detail)
+    assert caught.value.message.isascii(), "the admins' and the API's message stays English"
+
+
+def test_every_reason_raised_in_the_code_is_a_known_one():
+    """A typo in ``reason=`` would show the general text; catch it here instead."""
+    root = Path(rules.__file__).resolve().parents[1]
+    used = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in (
+                "CompanyError",
+                "LicenceTaken",
+            ):
+                used |= {
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "reason" and isinstance(k.value, ast.Constant)
+                }
+    assert len(used) > 10, "the raise sites were not read"
+    assert used <= rules.REASONS, used - rules.REASONS
+    assert CompanyError("x", "y", reason="no such reason").reason == "invalid"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cti.companies import rules
 from cti.public import texts
 from cti.public.guard import REASONS
 from cti.store.tickets import TicketStatus
@@ -31,6 +32,12 @@ def test_every_status_and_refusal_has_a_text():
     for reason in REASONS:
         if reason != "no_match":  # not a refusal page: the status form says it
             assert f"r_{reason}" in texts.EN
+
+
+def test_every_company_rule_refusal_has_a_text():
+    for reason in rules.REASONS:
+        assert texts.rule_error(reason) == f"c_{reason}"
+    assert texts.rule_error("no such reason") == "c_invalid"
 
 
 def test_every_key_the_templates_read_exists():
