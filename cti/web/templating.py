@@ -18,5 +18,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.autoescape = True
+    # The templates ship with the package and change only with it (a restart): no stat()
+    # of every template file on every page rendered.
+    templates.env.auto_reload = False
     templates.env.globals["nav_links"] = navigation.links_for
     return templates
