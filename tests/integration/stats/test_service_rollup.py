@@ -278,3 +278,60 @@ async def test_a_transaction_writing_many_tickets_takes_no_lock_per_ticket(sessi
     assert len(made) == n
     assert held < 100, f"{held} lock-table entries held by one transaction"
     assert f.by_channel.get("web") == n and f.by_status.get("new") == n
+
+
+async def test_new_tickets_at_once_never_deadlock_on_the_rollup(session_factory, world):
+    """Many new tickets of one county and month at once, one per transaction (the public
+    site's orders): every refresh touches the same rollup rows (tickets, category,
+    channel, status), so they must lock them in one order (migration 0022) or two of
+    them deadlock, as 200 orders a second did (pooled sessions had planned the refresh's
+    GROUP BY differently: hashed or sorted)."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    counties, w = world["counties"], world
+    category_ids = [c.id for c in w["categories"].values() if c.parent_id is None][:4]
+    channels = ("web", "phone", "sms")
+
+    async def writer(k: int) -> list[int]:
+        made = []
+        for i in range(12):
+            async with session_factory() as db:
+                # Half the sessions group by hashing, half by sorting (each pooled session
+                # plans the refresh its own way): without one given order, their upserts
+                # lock the shared rows in different orders.
+                plan = "enable_hashagg" if k % 2 else "enable_sort"
+                await db.execute(text(f"SET LOCAL {plan} = off"))
+                made.append(
+                    await db.scalar(
+                        text(
+                            "INSERT INTO tickets (number, county_id, category_id, status, "
+                            "channel, description, created_at) VALUES (:number, :county, "
+                            ":category, 'new', :channel, '', :at) RETURNING id"
+                        ),
+                        {
+                            "number": f"D{w['tag']}-{k}-{i}",
+                            "county": counties["north"].id,
+                            "category": category_ids[(k + i) % len(category_ids)],
+                            "channel": channels[(k * 7 + i) % len(channels)],
+                            "at": at(21),
+                        },
+                    )
+                )
+                await db.commit()
+        return made
+
+    results = await asyncio.gather(*(writer(k) for k in range(12)), return_exceptions=True)
+    for made in results:
+        if isinstance(made, list):
+            w["made"].extend(made)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, failures[0]
+    async with session_factory() as db:
+        f = await _check(db, counties)
+        definition = await db.scalar(
+            text("SELECT pg_get_functiondef('service_rollup_refresh(int)'::regprocedure)")
+        )
+    assert f.by_status.get("new") == 144
+    assert definition.count("ORDER BY 1, 2, 3, 4, 5") == 2
