@@ -306,10 +306,16 @@ class AgentHub:
         if not key.endswith(":" + interface):
             return  # someone else's pop: pop_id ends with the interface it was made for
         held = {m["pop_id"]: m for m in self.pending.for_interface(interface)}
-        known = key in held and held[key]["pop"].get("state") == "ended"
+        ended = held.get(key)
+        if ended is not None and ended["pop"].get("state") != "ended":
+            ended = None
+        known = ended is not None
         if self._session_factory is not None:
             try:
-                known = await screen_pops.close(self._session_factory, key, interface) or known
+                # The row may not say ended yet (the AMI side writes in batches): the ended
+                # pop this hub holds closes it anyway, so the late write cannot reopen it.
+                closed = await screen_pops.close(self._session_factory, key, interface, ended)
+                known = closed or known
             except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.exception("screen-pop close not recorded")
         if known:
