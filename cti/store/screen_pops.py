@@ -3,7 +3,9 @@
 The AMI side writes a row when it pops a call on an agent (the whole ``pop`` bus message),
 updates it when the agent answers and when the call ends, and deletes it when the pop is
 withdrawn. The API side reads an interface's rows when a browser (re)connects and marks a
-row closed when the agent closes an ended pop. So a restart of either side, or a second API
+row closed when the agent closes an ended pop -- made ended and closed, or inserted so,
+when the AMI side's batched write of "ended" has not landed yet, since a closed row stays
+closed whatever is written to it later. So a restart of either side, or a second API
 process, knows which pops each agent should see: ringing, in call, or ended while the agent
 may still be writing the ticket. Queries run on the pooled connection's asyncpg driver
 (one round trip each): they sit on the screen-pop path.

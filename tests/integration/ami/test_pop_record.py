@@ -169,3 +169,35 @@ async def test_a_close_is_refused_for_a_pop_that_has_not_ended(session_factory):
     finally:
         record.delete(talking["pop_id"])
         await record.close()
+
+
+async def test_an_api_side_restarted_mid_call_closes_the_pop_it_learnt_from_the_record(
+    session_factory,
+):
+    """The API process restarted during the call: it knows the pop from its row (answered)
+    when the browser reconnects, then sees it end on the bus; the agent's Close must
+    outlive the AMI side's late write of "ended" there too."""
+    from cti.bus import InMemoryBus
+    from cti.web.hub import AgentHub
+
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/r{secrets.token_hex(3)}"
+    record = PopRecord(session_factory)
+    ended = _message(node, "5.1", me, "ended")
+    record.put(_message(node, "5.1", me, "answered"))
+    await record.flush()
+    restarted = AgentHub(InMemoryBus(), session_factory=session_factory)
+    try:
+        snapshot = await restarted._snapshot(me)  # the browser reconnects
+        assert [(m["pop_id"], m["pop"]["state"]) for m in snapshot] == [
+            (ended["pop_id"], "answered")
+        ]
+        restarted.dispatch(_seen(ended, "ended"))
+        await restarted.receive(me, {"type": "close", "pop_id": ended["pop_id"]})
+        record.put(ended)  # the write of "ended" lands after the close
+        await record.flush()
+        later = AgentHub(InMemoryBus(), session_factory=session_factory)
+        assert await later._snapshot(me) == []
+    finally:
+        record.delete(ended["pop_id"])
+        await record.close()
