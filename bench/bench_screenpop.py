@@ -933,14 +933,15 @@ def _full_collections() -> Any:
         gc.callbacks.remove(watch)
 
 
-async def lookup_alone(url: str, calls: list[Call]) -> list[float]:
+async def lookup_alone(url: str, calls: list[Call], pre_ping: bool = False) -> list[float]:
     """``lookup_caller`` + ``build_pop`` for the same callers, one after the other, in
-    this process (pooled engine made like the backend's), in ms."""
+    this process (pooled engine made like the backend's lookup pool: no ping before each
+    use; ``pre_ping`` for the comparison with the ping), in ms."""
     from cti.ami.events import CallOffered
     from cti.ami.screenpop import Pop, build_pop, lookup_caller, pop_id
     from cti.store.db import make_engine, make_session_factory
 
-    engine = make_engine(url)
+    engine = make_engine(url, pool_pre_ping=pre_ping)
     factory = make_session_factory(engine)
     times = []
     try:
@@ -1137,6 +1138,8 @@ async def running(args: argparse.Namespace, url: str) -> Any:
             server is not None and server.returncode not in (0, -signal.SIGINT)
         ):
             print((data_dir / "server.log").read_text()[-5000:], file=sys.stderr)
+        if args.server_log:
+            shutil.copyfile(data_dir / "server.log", args.server_log)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -1189,7 +1192,9 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
         main_calls = rig.plan(args.calls, population.extensions)
         main = await rig.phase(main_calls, args.rate)
         await asyncio.sleep(7)
-        lookups = await lookup_alone(url, rng_sample(rig.rng, main_calls, 300))
+        sample = rng_sample(rig.rng, main_calls, 300)
+        lookups = await lookup_alone(url, sample)
+        pinged = sorted(await lookup_alone(url, sample, pre_ping=True))
     add_probes(rig, single, main)
     if args.dump and rig.record is not None:
         args.dump.with_suffix(".probe.json").write_text(
@@ -1220,7 +1225,9 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
         "baseline " + probe_line(single),
         f"caller lookup + build_pop alone, sequential, idle backend: "
         f"p50 {statistics.median(lookups):.1f} ms, "
-        f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms",
+        f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms; "
+        f"with a ping before each (pool_pre_ping): p50 {statistics.median(pinged):.1f} ms, "
+        f"p99 {pinged[min(len(pinged) - 1, round(0.99 * len(pinged)) - 1)]:.1f} ms",
     ]
     return lines, ok, {"main": main, "one_socket": single}
 
@@ -1242,6 +1249,17 @@ class Row:
     result: Result
     idle: dict[str, float]
     load: float
+
+
+def progress(row: Row) -> None:
+    """A row as it is measured, on stderr (stdout holds the final figures only)."""
+    r = row.result
+    print(
+        f"{row.label} sockets, {row.rate:g} calls/s: p99 {r.quantile(0.99):.1f} ms, "
+        f"lost {r.lost}, backend {r.cpu['backend']:.2f} cores, load {row.load:.2f}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def table_lines(rows: list[Row]) -> list[str]:
@@ -1282,23 +1300,36 @@ async def table(args: argparse.Namespace, url: str) -> tuple[list[str], bool, di
     ``args.table_seconds`` of calls each, after the 1-socket baseline at each rate."""
     rows: list[Row] = []
     started = time.perf_counter()
+    stopped = ""
     async with running(args, url) as rig:
         population = rig.population
         first = population.extensions[0]
-        idle = await rig.idle_cores(IDLE_S)
-        for rate in TABLE_RATES:
-            calls = rig.plan(int(rate * args.table_seconds), [first])
-            result = await rig.phase(calls, rate)
-            rows.append(Row("1", rate, result, idle, os.getloadavg()[0]))
-            await asyncio.sleep(2)
-        for size in args.table_sizes:
-            await rig.connect(size)
-            idle = await rig.idle_cores(IDLE_S)
-            for rate in TABLE_RATES:
-                calls = rig.plan(int(rate * args.table_seconds), population.extensions[:size])
+        plan: list[tuple[str, float, list[int]]] = [("1", rate, [first]) for rate in TABLE_RATES]
+        plan += [
+            (f"{size:,}", rate, population.extensions[:size])
+            for size in args.table_sizes
+            for rate in TABLE_RATES
+        ]
+        idle: dict[str, float] = {}
+        for label, rate, extensions in plan:
+            if not idle or len(rig.agents.sockets) < len(extensions):
+                await rig.connect(len(extensions))
+                idle = await rig.idle_cores(IDLE_S)
+            calls = rig.plan(int(rate * args.table_seconds), extensions)
+            try:
                 result = await rig.phase(calls, rate)
-                rows.append(Row(f"{size:,}", rate, result, idle, os.getloadavg()[0]))
-                await asyncio.sleep(2)
+            except (ConnectionError, OSError) as error:
+                # The backend dropped the AMI link (its Ping answer came more than 5 s
+                # late, behind the events it had not read yet): the rest is not measured.
+                stopped = (
+                    f"stopped at {label} sockets, {rate:g} calls/s: the backend closed the "
+                    f"AMI link ({type(error).__name__}; its log says why)"
+                )
+                print(stopped, file=sys.stderr)
+                break
+            rows.append(Row(label, rate, result, idle, os.getloadavg()[0]))
+            progress(rows[-1])
+            await asyncio.sleep(2)
     add_probes(rig, *(row.result for row in rows))
     elapsed = time.perf_counter() - started
     lines = [
@@ -1313,8 +1344,9 @@ async def table(args: argparse.Namespace, url: str) -> tuple[list[str], bool, di
         "the probe's lookup stage (pool + Postgres); lag: event-loop lag; others: other "
         "processes' cores; load: 1-min load average at the row's end",
         *table_lines(rows),
+        *([stopped] if stopped else []),
     ]
-    ok = all(verdict(row.result) for row in rows if row.label != "1")
+    ok = not stopped and all(verdict(row.result) for row in rows if row.label != "1")
     return lines, ok, {f"{row.label}@{row.rate:g}": row.result for row in rows}
 
 
@@ -1391,6 +1423,7 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--dump", type=Path, help="write every pop's latency here (JSON)")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--server-log", type=Path, help="keep the backend's log here")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser
 
