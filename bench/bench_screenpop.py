@@ -730,8 +730,10 @@ class Result:
     known_with_history: int
     known: int
     cpu: dict[str, float]  # cores used during the calls: backend, bench, postgres, others
-    #: Seconds the calls took to play, first ring to last hang-up (``cpu`` is per second).
+    #: Seconds from the first ring to the last hang-up and the last pop read, and the
+    #: cores used over them (``cpu`` is while the calls play).
     played_s: float = 0.0
+    spent: dict[str, float] = field(default_factory=dict)
     #: (seconds since the first call, latency ms, caller on file) per pop, for --dump.
     samples: list[tuple[float, float, bool]] = field(default_factory=list)
     #: Full (generation 2) garbage collections in the bench process during the calls, ms.
@@ -746,7 +748,7 @@ class Result:
     def cpu_ms_per_call(self, group: str = "backend", idle_cores: float = 0.0) -> float:
         """CPU milliseconds ``group`` spent per call, over the calls' whole life; less
         ``idle_cores`` (what it uses with no calls) for the calls' own share."""
-        return (self.cpu[group] - idle_cores) * self.played_s * 1000 / max(1, self.calls)
+        return (self.spent[group] - idle_cores) * self.played_s * 1000 / max(1, self.calls)
 
     def quantile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
@@ -776,12 +778,13 @@ async def run_phase(
         await meter.start()
         window_start = time.time()
         played = time.perf_counter()
-        # Every block of every call, the last hang-up included: the CPU read below is
-        # what these calls cost, from the first ring to the last hang-up.
         await play_calls(sessions, template, calls, rate)
-        played = time.perf_counter() - played
     cpu = await meter.cores()
     await agents.wait_for_pops(first_pop + len(calls), within=10.0)
+    # What these calls cost: from the first ring to the last hang-up written and the last
+    # pop read (a backend that fell behind is still working when the hang-ups are written).
+    spent = await meter.cores()
+    played = time.perf_counter() - played
     window = (window_start, time.time())
     await asyncio.sleep(0.5)  # anything late or duplicated still counts
     by_linkedid = {call.linkedid: call for call in calls}
@@ -826,6 +829,7 @@ async def run_phase(
         known=sum(call.known for call in calls),
         cpu=cpu,
         played_s=played,
+        spent=spent,
         samples=samples,
         bench_gc_pauses_ms=pauses,
         window=window,
@@ -1265,12 +1269,12 @@ def progress(row: Row) -> None:
 def table_lines(rows: list[Row]) -> list[str]:
     """The scaling table as fixed-width text (pure: figures in, lines out)."""
     head = (
-        f"{'sockets':>8} {'calls/s':>7} {'calls':>6} {'p50':>6} {'p95':>6} {'p99':>7} "
-        f"{'max':>7} {'lost/wrong/dup':>14} {'backend':>7} {'ms CPU':>6} {'net ms':>6} "
+        f"{'sockets':>8} {'calls/s':>7} {'calls':>6} {'p50':>7} {'p95':>7} {'p99':>8} "
+        f"{'max':>8} {'lost/wrong/dup':>14} {'backend':>7} {'ms CPU':>6} {'net ms':>6} "
         f"{'PG ms':>6} {'idle':>5} {'lookup':>7} {'lag':>6} {'others':>6} {'load':>5}"
     )
     units = (
-        f"{'':>8} {'':>7} {'':>6} {'ms':>6} {'ms':>6} {'ms':>7} {'ms':>7} {'':>14} "
+        f"{'':>8} {'':>7} {'':>6} {'ms':>7} {'ms':>7} {'ms':>8} {'ms':>8} {'':>14} "
         f"{'cores':>7} {'/call':>6} {'/call':>6} {'/call':>6} {'cores':>5} {'p99 ms':>7} "
         f"{'max':>6} "
         f"{'cores':>6} {'1-min':>5}"
@@ -1282,9 +1286,9 @@ def table_lines(rows: list[Row]) -> list[str]:
         lookup = stages.get("lookup", (float("nan"),) * 3)[1]
         lag = r.probe.get("lag", {}).get("max", float("nan"))
         out.append(
-            f"{row.label:>8} {row.rate:>7g} {r.calls:>6} {r.quantile(0.5):>6.1f} "
-            f"{r.quantile(0.95):>6.1f} {r.quantile(0.99):>7.1f} "
-            f"{max(r.latencies_ms, default=float('nan')):>7.1f} "
+            f"{row.label:>8} {row.rate:>7g} {r.calls:>6} {r.quantile(0.5):>7.1f} "
+            f"{r.quantile(0.95):>7.1f} {r.quantile(0.99):>8.1f} "
+            f"{max(r.latencies_ms, default=float('nan')):>8.1f} "
             f"{f'{r.lost}/{r.wrong}/{r.duplicates}':>14} {r.cpu['backend']:>7.2f} "
             f"{r.cpu_ms_per_call():>6.2f} "
             f"{r.cpu_ms_per_call(idle_cores=row.idle.get('backend', 0.0)):>6.2f} "
@@ -1339,7 +1343,8 @@ async def table(args: argparse.Namespace, url: str) -> tuple[list[str], bool, di
         "over the open sockets), played to the last hang-up; run took "
         f"{elapsed / 60:.1f} min",
         "columns: AgentCalled -> pop frame quantiles; backend cores while the calls play; "
-        "CPU ms per call of the backend (first ring to last hang-up), net of its idle cost, "
+        "CPU ms per call of the backend (first ring to last hang-up and last pop), net of its "
+        "idle cost, "
         "and of Postgres; idle: backend cores with the sockets open and no calls; lookup: "
         "the probe's lookup stage (pool + Postgres); lag: event-loop lag; others: other "
         "processes' cores; load: 1-min load average at the row's end",
