@@ -1271,13 +1271,13 @@ def table_lines(rows: list[Row]) -> list[str]:
     head = (
         f"{'sockets':>8} {'calls/s':>7} {'calls':>6} {'p50':>7} {'p95':>7} {'p99':>8} "
         f"{'max':>8} {'lost/wrong/dup':>14} {'backend':>7} {'ms CPU':>6} {'net ms':>6} "
-        f"{'PG ms':>6} {'idle':>5} {'lookup':>7} {'lag':>6} {'others':>6} {'load':>5}"
+        f"{'PG ms':>6} {'idle':>5} {'lookup':>7} {'lag':>6} {'gen2':>6} {'others':>6} "
+        f"{'load':>5}"
     )
     units = (
         f"{'':>8} {'':>7} {'':>6} {'ms':>7} {'ms':>7} {'ms':>8} {'ms':>8} {'':>14} "
         f"{'cores':>7} {'/call':>6} {'/call':>6} {'/call':>6} {'cores':>5} {'p99 ms':>7} "
-        f"{'max':>6} "
-        f"{'cores':>6} {'1-min':>5}"
+        f"{'max':>6} {'max ms':>6} {'cores':>6} {'1-min':>5}"
     )
     out = [head, units]
     for row in rows:
@@ -1285,6 +1285,7 @@ def table_lines(rows: list[Row]) -> list[str]:
         stages = r.probe.get("stages", {})
         lookup = stages.get("lookup", (float("nan"),) * 3)[1]
         lag = r.probe.get("lag", {}).get("max", float("nan"))
+        gen2 = r.probe.get("gc2", (0, float("nan"), 0.0))[1]
         out.append(
             f"{row.label:>8} {row.rate:>7g} {r.calls:>6} {r.quantile(0.5):>7.1f} "
             f"{r.quantile(0.95):>7.1f} {r.quantile(0.99):>8.1f} "
@@ -1294,6 +1295,7 @@ def table_lines(rows: list[Row]) -> list[str]:
             f"{r.cpu_ms_per_call(idle_cores=row.idle.get('backend', 0.0)):>6.2f} "
             f"{r.cpu_ms_per_call('postgres'):>6.2f} "
             f"{row.idle.get('backend', float('nan')):>5.2f} {lookup:>7.1f} {lag:>6.1f} "
+            f"{gen2:>6.1f} "
             f"{r.cpu['others']:>6.2f} {row.load:>5.2f}"
         )
     return out
@@ -1346,7 +1348,8 @@ async def table(args: argparse.Namespace, url: str) -> tuple[list[str], bool, di
         "CPU ms per call of the backend (first ring to last hang-up and last pop), net of its "
         "idle cost, "
         "and of Postgres; idle: backend cores with the sockets open and no calls; lookup: "
-        "the probe's lookup stage (pool + Postgres); lag: event-loop lag; others: other "
+        "the probe's lookup stage (pool + Postgres); lag: event-loop lag; gen2: the backend's "
+        "longest full collection; others: other "
         "processes' cores; load: 1-min load average at the row's end",
         *table_lines(rows),
         *([stopped] if stopped else []),
