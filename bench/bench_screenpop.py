@@ -149,6 +149,8 @@ class Probe:
         self.slow_publishes: list[tuple[float, str, float]] = []
         #: When the pop lookups' own pool opened a connection (time.time()).
         self.lookup_connects: list[float] = []
+        #: With CTI_BENCH_CENSUS: (when, objects, top types) at each full collection.
+        self.census: list[tuple[float, int, list[tuple[str, int]]]] = []
         self._patch()
 
     def _patch(self) -> None:
@@ -228,6 +230,15 @@ class Probe:
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            if info["generation"] == 2 and os.environ.get("CTI_BENCH_CENSUS"):
+                # Diagnosis only (it lengthens the pause it looks at): what the full
+                # collection has to traverse, by type.
+                from collections import Counter
+
+                found = gc.get_objects(generation=2)
+                kinds = Counter(type(o).__name__ for o in found).most_common(10)
+                self.census.append((time.time(), len(found), kinds))
+                del found
             self._gc_started = time.perf_counter()
         else:
             ms = (time.perf_counter() - self._gc_started) * 1000
@@ -256,6 +267,7 @@ class Probe:
             "stages": self.stages,
             "slow_publishes": self.slow_publishes,
             "lookup_connects": self.lookup_connects,
+            "census": self.census,
         }
 
 
@@ -1200,6 +1212,8 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
         lookups = await lookup_alone(url, sample)
         pinged = sorted(await lookup_alone(url, sample, pre_ping=True))
     add_probes(rig, single, main)
+    for at, objects, kinds in (rig.record or {}).get("census", []):
+        print(f"backend full collection at {at:.1f}: {objects:,} objects, {kinds}", file=sys.stderr)
     if args.dump and rig.record is not None:
         args.dump.with_suffix(".probe.json").write_text(
             json.dumps({**rig.record, "timeline": main.timeline})
