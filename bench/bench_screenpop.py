@@ -19,7 +19,23 @@ In the same run, for comparison: the same measurement with one socket open (befo
 other 999 connect), and the caller lookup alone (``lookup_caller``, in this process,
 while the backend is idle).
 
-    .venv/bin/python bench/bench_screenpop.py [--agents N] [--calls N] [--rate R] [--write-docs]
+``--nodes 2``: two fake Asterisks, each its own TCP server replaying the same captured
+bytes; the backend's AMI side connects to both (``CTI_AMI_URL`` lists two URLs, each with
+its ``?name=``, as for several nodes in production); the agents alternate between the
+nodes, so each has half, and the calls alternate with them at the same total rate. A pop
+that carries the other node's name counts as "wrong agent".
+
+``--table``: the scaling table (issue 16): 500, 1,000, 2,000 and 5,000 agent sockets at 50
+and 100 calls/s, ``--table-seconds`` of calls per row, after the 1-socket baseline at both
+rates, with the backend's CPU per call (``/proc/<pid>/stat`` over the calls' whole life,
+divided by the calls) and its idle cost with the sockets open.
+
+``--write-docs`` replaces this run's own block in ``docs/performance.md``: 1,000 sockets at
+50/s, 2,000 at 100/s (one node, or ``--nodes 2``) and the table each have a section of
+their own, so one kind of run never overwrites another's figures.
+
+    .venv/bin/python bench/bench_screenpop.py [--agents N] [--calls N] [--rate R] [--nodes 2]
+        [--table [--table-seconds S]] [--write-docs]
 """
 
 from __future__ import annotations
@@ -84,6 +100,8 @@ def serve(port: int) -> int:
     settings = Settings(_env_file=None)
     logs.configure("WARNING", json_lines=False)
     assert settings.database_url
+    probe_path = os.environ.get("CTI_BENCH_PROBE")
+    probe = Probe() if probe_path else None  # before the app: it wraps what the app builds
     app = create_app(settings, settings.database_url, roles={"api", "ami"})
     config = uvicorn.Config(
         app,
@@ -94,9 +112,6 @@ def serve(port: int) -> int:
         timeout_graceful_shutdown=10,
         ws="websockets-sansio",
     )
-    probe_path = os.environ.get("CTI_BENCH_PROBE")
-
-    probe = Probe() if probe_path else None
 
     async def run() -> None:
         if probe is not None:
@@ -132,6 +147,10 @@ class Probe:
         #: pop_id -> {stage: time.time()}: lookup start/end, hub dispatch, frame written.
         self.stages: dict[str, dict[str, float]] = {}
         self.slow_publishes: list[tuple[float, str, float]] = []
+        #: When the pop lookups' own pool opened a connection (time.time()).
+        self.lookup_connects: list[float] = []
+        #: With CTI_BENCH_CENSUS: (when, objects, top types) at each full collection.
+        self.census: list[tuple[float, int, list[tuple[str, int]]]] = []
         self._patch()
 
     def _patch(self) -> None:
@@ -194,9 +213,32 @@ class Probe:
             dispatch(self_, message)
 
         hub.AgentHub.dispatch = timed_dispatch  # type: ignore[method-assign]
+        from sqlalchemy import event
+
+        import cti.app
+
+        own_pool = cti.app.own_pool
+        connects = self.lookup_connects
+
+        def counted_pool(*args: Any, **kw: Any) -> Any:
+            engine = own_pool(*args, **kw)
+            if engine is not None:
+                event.listen(engine.sync_engine, "connect", lambda *_: connects.append(time.time()))
+            return engine
+
+        cti.app.own_pool = counted_pool  # type: ignore[assignment]
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            if info["generation"] == 2 and os.environ.get("CTI_BENCH_CENSUS"):
+                # Diagnosis only (it lengthens the pause it looks at): what the full
+                # collection has to traverse, by type.
+                from collections import Counter
+
+                found = gc.get_objects(generation=2)
+                kinds = Counter(type(o).__name__ for o in found).most_common(10)
+                self.census.append((time.time(), len(found), kinds))
+                del found
             self._gc_started = time.perf_counter()
         else:
             ms = (time.perf_counter() - self._gc_started) * 1000
@@ -224,6 +266,8 @@ class Probe:
             "lags": self.lags,
             "stages": self.stages,
             "slow_publishes": self.slow_publishes,
+            "lookup_connects": self.lookup_connects,
+            "census": self.census,
         }
 
 
@@ -493,6 +537,8 @@ class Call:
     interface: str
     number: str
     known: bool
+    #: Which fake Asterisk plays it (``--nodes``): the one its agent is on.
+    node: int = 0
     sent_at: float | None = None  # perf_counter when its AgentCalled block was written
     sent_wall: float | None = None  # the same moment, time.time()
 
@@ -521,37 +567,56 @@ def render_call(template: list[Block], call: Call, ext: int, start_epoch: float)
     return out
 
 
+def node_name(k: int) -> str:
+    """The name of fake Asterisk ``k`` (``?name=`` in its AMI URL; the pops carry it)."""
+    return NODE if k == 0 else f"{NODE}{k + 1}"
+
+
+def node_of(ext: int, nodes: int) -> int:
+    """Which node agent ``ext`` is on: the agents alternate, so each node has half."""
+    return (ext - FIRST_EXTENSION) % nodes
+
+
 def plan_calls(
-    first: int, count: int, extensions: list[int], pop: Population, rng: random.Random
+    first: int,
+    count: int,
+    extensions: list[int],
+    pop: Population,
+    rng: random.Random,
+    nodes: int = 1,
 ) -> list[Call]:
-    """Calls ``first..first+count-1``, round-robin over ``extensions``; 70% of the callers
-    are on file (citizen phones), the others call for the first time."""
+    """Calls ``first..first+count-1``, round-robin over ``extensions``, each played by its
+    agent's node; 70% of the callers are on file (citizen phones), the others call for
+    the first time."""
     calls = []
     for i in range(first, first + count):
         ext = extensions[(i - first) % len(extensions)]
         known = rng.random() < 0.7
         number = rng.choice(pop.known_numbers) if known else fresh_number(rng)
-        calls.append(Call(i, f"1795800000.{2 * i}", f"PJSIP/{ext}", number, known))
+        call = Call(i, f"1795800000.{2 * i}", f"PJSIP/{ext}", number, known)
+        call.node = node_of(ext, nodes)
+        calls.append(call)
     return calls
 
 
-async def play_calls(session: Any, template: list[Block], calls: list[Call], rate: float) -> None:
-    """Write every call's blocks at its time (call ``k`` starts at ``k / rate`` s); the
-    ``AgentCalled`` block's write time is the call's ``sent_at``."""
+async def play_calls(
+    sessions: list[Any], template: list[Block], calls: list[Call], rate: float
+) -> None:
+    """Write every call's blocks at its time (call ``k`` starts at ``k / rate`` s, whatever
+    node plays it: the total rate is ``rate``) to its node's session; the ``AgentCalled``
+    block's write time is the call's ``sent_at``."""
     lead = 0.3
     start_epoch = time.time() + lead
-    schedule: list[tuple[float, int, str, Call | None]] = []
+    schedule: list[tuple[float, int, str, Call, bool]] = []
     for k, call in enumerate(calls):
         begins = k / rate
         ext = int(call.interface.split("/")[1])
         texts = render_call(template, call, ext, start_epoch + begins)
         for seq, (block, text) in enumerate(zip(template, texts, strict=True)):
-            schedule.append(
-                (begins + block.offset, seq, text, call if block.agent_called else None)
-            )
+            schedule.append((begins + block.offset, seq, text, call, block.agent_called))
     schedule.sort(key=lambda item: (item[0], item[1]))
     start = time.perf_counter() + max(0.0, start_epoch - time.time())
-    writer = session.writer
+    writers = [session.writer for session in sessions]
     i, n = 0, len(schedule)
     while i < n:
         now = time.perf_counter() - start
@@ -559,21 +624,22 @@ async def play_calls(session: Any, template: list[Block], calls: list[Call], rat
         if due > now:
             await asyncio.sleep(due - now)
             continue
-        batch: list[str] = []
-        called: list[Call] = []
+        batches: dict[int, list[str]] = {}
+        called: dict[int, list[Call]] = {}
         while i < n and schedule[i][0] <= now:
-            _, _, text, call = schedule[i]
-            batch.append(text)
-            if call is not None:
-                called.append(call)
+            _, _, text, call, agent_called = schedule[i]
+            batches.setdefault(call.node, []).append(text)
+            if agent_called:
+                called.setdefault(call.node, []).append(call)
             i += 1
-        sent = time.perf_counter()
-        writer.write("".join(batch).encode())
-        wall = time.time()
-        for call in called:
-            call.sent_at = sent
-            call.sent_wall = wall
-        await writer.drain()
+        for node, batch in batches.items():
+            sent = time.perf_counter()
+            writers[node].write("".join(batch).encode())
+            wall = time.time()
+            for call in called.get(node, ()):
+                call.sent_at = sent
+                call.sent_wall = wall
+        await asyncio.gather(*(writers[node].drain() for node in batches))
 
 
 # --- the agents' sockets ------------------------------------------------------------------
@@ -676,6 +742,10 @@ class Result:
     known_with_history: int
     known: int
     cpu: dict[str, float]  # cores used during the calls: backend, bench, postgres, others
+    #: Seconds from the first ring to the last hang-up and the last pop read, and the
+    #: cores used over them (``cpu`` is while the calls play).
+    played_s: float = 0.0
+    spent: dict[str, float] = field(default_factory=dict)
     #: (seconds since the first call, latency ms, caller on file) per pop, for --dump.
     samples: list[tuple[float, float, bool]] = field(default_factory=list)
     #: Full (generation 2) garbage collections in the bench process during the calls, ms.
@@ -687,6 +757,11 @@ class Result:
     #: (pop_id, AgentCalled written, pop frame read) per pop, time.time().
     timeline: list[tuple[str, float, float]] = field(default_factory=list)
 
+    def cpu_ms_per_call(self, group: str = "backend", idle_cores: float = 0.0) -> float:
+        """CPU milliseconds ``group`` spent per call, over the calls' whole life; less
+        ``idle_cores`` (what it uses with no calls) for the calls' own share."""
+        return (self.spent[group] - idle_cores) * self.played_s * 1000 / max(1, self.calls)
+
     def quantile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
         if not data:
@@ -695,7 +770,7 @@ class Result:
 
 
 async def run_phase(
-    session: Any,
+    sessions: list[Any],
     agents: Agents,
     template: list[Block],
     calls: list[Call],
@@ -714,9 +789,14 @@ async def run_phase(
     with _full_collections() as pauses:
         await meter.start()
         window_start = time.time()
-        await play_calls(session, template, calls, rate)
+        played = time.perf_counter()
+        await play_calls(sessions, template, calls, rate)
     cpu = await meter.cores()
     await agents.wait_for_pops(first_pop + len(calls), within=10.0)
+    # What these calls cost: from the first ring to the last hang-up written and the last
+    # pop read (a backend that fell behind is still working when the hang-ups are written).
+    spent = await meter.cores()
+    played = time.perf_counter() - played
     window = (window_start, time.time())
     await asyncio.sleep(0.5)  # anything late or duplicated still counts
     by_linkedid = {call.linkedid: call for call in calls}
@@ -732,6 +812,7 @@ async def run_phase(
             or interface != call.interface
             or pop.get("agent_interface") != interface
             or message.get("interface") != interface
+            or pop.get("node") != node_name(call.node)
         ):
             wrong += 1
             continue
@@ -759,6 +840,8 @@ async def run_phase(
         known_with_history=with_history,
         known=sum(call.known for call in calls),
         cpu=cpu,
+        played_s=played,
+        spent=spent,
         samples=samples,
         bench_gc_pauses_ms=pauses,
         window=window,
@@ -795,6 +878,7 @@ def probe_summary(record: dict[str, Any], result: Result) -> dict[str, Any]:
         name: (quantile(values, 0.5), quantile(values, 0.99), max(values, default=0.0))
         for name, values in per_stage.items()
     }
+    out["lookup_connects"] = sum(start <= at <= end for at in record.get("lookup_connects", ()))
     for generation in (0, 1, 2):
         pauses = [
             ms for at, gen, ms in record["collections"] if gen == generation and start <= at <= end
@@ -831,7 +915,10 @@ def probe_line(result: Result) -> str:
         f"{name} p50 {a:.1f} / p99 {b:.1f} / max {c:.1f}"
         for name, (a, b, c) in probe.get("stages", {}).items()
     )
-    return f"backend during the calls: collections {gcs}; {lag_text}\n  stages (ms): {stages}"
+    return (
+        f"backend during the calls: collections {gcs}; {lag_text}; lookup pool connections "
+        f"opened {probe.get('lookup_connects', 0)}\n  stages (ms): {stages}"
+    )
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -862,14 +949,15 @@ def _full_collections() -> Any:
         gc.callbacks.remove(watch)
 
 
-async def lookup_alone(url: str, calls: list[Call]) -> list[float]:
+async def lookup_alone(url: str, calls: list[Call], pre_ping: bool = False) -> list[float]:
     """``lookup_caller`` + ``build_pop`` for the same callers, one after the other, in
-    this process (pooled engine made like the backend's), in ms."""
+    this process (pooled engine made like the backend's lookup pool: no ping before each
+    use; ``pre_ping`` for the comparison with the ping), in ms."""
     from cti.ami.events import CallOffered
     from cti.ami.screenpop import Pop, build_pop, lookup_caller, pop_id
     from cti.store.db import make_engine, make_session_factory
 
-    engine = make_engine(url)
+    engine = make_engine(url, pool_pre_ping=pre_ping)
     factory = make_session_factory(engine)
     times = []
     try:
@@ -924,15 +1012,70 @@ async def bench(args: argparse.Namespace) -> tuple[list[str], bool, dict[str, Re
     from tests.databases import throwaway_database
 
     async with throwaway_database(ADMIN_URL, "cti_bench_pop") as url:
-        return await _bench(args, url)
+        if args.table:
+            return await table(args, url)
+        return await standard(args, url)
 
 
-async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, dict[str, Result]]:
+@dataclass
+class Rig:
+    """The running bench: database, fake Asterisk sessions, the backend, the agents'
+    sockets. ``record`` is the backend's probe record, once the rig has stopped."""
+
+    args: argparse.Namespace
+    population: Population
+    template: list[Block]
+    sessions: list[Any]
+    agents: Agents
+    groups: Groups
+    rng: random.Random
+    url: str
+    load_before: str
+    record: dict[str, Any] | None = None
+    next_call: int = 0
+
+    def plan(self, count: int, extensions: list[int]) -> list[Call]:
+        calls = plan_calls(
+            self.next_call, count, extensions, self.population, self.rng, len(self.sessions)
+        )
+        self.next_call += count
+        return calls
+
+    async def phase(self, calls: list[Call], rate: float) -> Result:
+        return await run_phase(self.sessions, self.agents, self.template, calls, rate, self.groups)
+
+    async def connect(self, upto: int) -> float:
+        """Open agent sockets until the first ``upto`` agents have one; seconds taken."""
+        pop = self.population
+        have = len(self.agents.sockets)
+        started = time.perf_counter()
+        await self.agents.connect_all(
+            [
+                (f"PJSIP/{ext}", token)
+                for ext, token in zip(pop.extensions[have:upto], pop.tokens[have:upto], strict=True)
+            ]
+        )
+        return time.perf_counter() - started
+
+    async def idle_cores(self, seconds: float) -> dict[str, float]:
+        """Cores used with the sockets open and no calls (keep-alive pings and the like)."""
+        meter = CpuMeter(self.groups)
+        await meter.start()
+        await asyncio.sleep(seconds)
+        return await meter.cores()
+
+
+@contextlib.asynccontextmanager
+async def running(args: argparse.Namespace, url: str) -> Any:
+    """Populate ``url``, start ``args.nodes`` fake Asterisks and the backend (its AMI side
+    connected to every one, as to several nodes in production: ``CTI_AMI_URL`` lists them,
+    each with its ``?name=``), log the first agent in, connect its socket and warm up."""
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     from cti.store.db import make_engine
     from tests.integration.ami.fake_asterisk import FakeAsterisk
+    from tests.unit.ami.support import trace
 
     rng = random.Random(args.seed)
     load_before = f"{os.getloadavg()[0]:.2f}"
@@ -941,28 +1084,35 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
     admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
     data_dir = Path(tempfile.mkdtemp(prefix="cti-bench-pop-"))
     server: subprocess.Popen[bytes] | None = None
-    asterisk = FakeAsterisk()
+    asterisks = [FakeAsterisk() for _ in range(args.nodes)]
     agents: Agents | None = None
+    rig: Rig | None = None
     try:
         population = await populate(url, args.agents, args.citizens, rng)
         template = call_template()
-
-        await asterisk.start()
+        for asterisk in asterisks:
+            await asterisk.start()
         port = free_port()
+        ami_urls = ",".join(
+            f"ami://{AMI_USER}:{AMI_SECRET}@127.0.0.1:{asterisk.port}?name={node_name(k)}"
+            for k, asterisk in enumerate(asterisks)
+        )
         env = {
             **os.environ,
             "CTI_DATABASE_URL": url,
-            "CTI_AMI_URL": f"ami://{AMI_USER}:{AMI_SECRET}@127.0.0.1:{asterisk.port}?name={NODE}",
+            "CTI_AMI_URL": ami_urls,
             "CTI_DATA_DIR": str(data_dir),
             "CTI_BENCH_PROBE": str(data_dir / "probe.json"),
         }
         server = start_backend(port, env, data_dir / "server.log")
-        session = await asterisk.next_session(wait=60)
-        assert await session.login(AMI_USER, AMI_SECRET)
-        from tests.unit.ami.support import trace
-
-        session.serve_actions(trace("resync-empty.txt"))
-        await asyncio.wait_for(session.resynced.wait(), 30)
+        sessions = []
+        for asterisk in asterisks:
+            session = await asterisk.next_session(wait=60)
+            assert await session.login(AMI_USER, AMI_SECRET)
+            session.serve_actions(trace("resync-empty.txt"))
+            sessions.append(session)
+        for session in sessions:
+            await asyncio.wait_for(session.resynced.wait(), 30)
         base = f"http://127.0.0.1:{port}"
         await wait_for_port(port)
 
@@ -970,9 +1120,6 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
         population.tokens[0] = await real_login(base, f"agent{first}")
         agents = Agents(base)
         await agents.connect(f"PJSIP/{first}", population.tokens[0])
-
-        # Warm-up (not counted): connection pool, first queries, code paths.
-        warm = plan_calls(0, max(20, int(args.rate)), [first], population, rng)
 
         async def groups() -> dict[str, list[int]]:
             async with admin.connect() as conn:
@@ -984,25 +1131,10 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
             assert server is not None
             return {"backend": [server.pid], "bench": [os.getpid()], "postgres": postgres}
 
-        await run_phase(session, agents, template, warm, args.rate, groups)
-        one = plan_calls(len(warm), args.baseline_calls, [first], population, rng)
-        single = await run_phase(session, agents, template, one, args.rate, groups)
-        await asyncio.sleep(7)  # the baseline's calls hang up
-
-        started = time.perf_counter()
-        await agents.connect_all(
-            [
-                (f"PJSIP/{ext}", token)
-                for ext, token in zip(population.extensions[1:], population.tokens[1:], strict=True)
-            ]
-        )
-        connect_s = time.perf_counter() - started
-        main_calls = plan_calls(
-            len(warm) + len(one), args.calls, population.extensions, population, rng
-        )
-        main = await run_phase(session, agents, template, main_calls, args.rate, groups)
-        await asyncio.sleep(7)
-        lookups = await lookup_alone(url, rng.sample(main_calls, min(300, len(main_calls))))
+        rig = Rig(args, population, template, sessions, agents, groups, rng, url, load_before)
+        # Warm-up (not counted): connection pool, first queries, code paths.
+        await rig.phase(rig.plan(max(20, int(args.rate)), [first]), args.rate)
+        yield rig
     finally:
         if agents is not None:
             await agents.close()
@@ -1013,56 +1145,262 @@ async def _bench(args: argparse.Namespace, url: str) -> tuple[list[str], bool, d
             except subprocess.TimeoutExpired:
                 server.kill()
         probe_file = data_dir / "probe.json"
-        if probe_file.exists() and sys.exc_info()[0] is None:
-            record = json.loads(probe_file.read_text())
-            if args.dump:
-                args.dump.with_suffix(".probe.json").write_text(
-                    json.dumps({**record, "timeline": main.timeline})
-                )
-            for result in (single, main):
-                result.probe = probe_summary(record, result)
-        await asterisk.stop()
+        if probe_file.exists() and rig is not None:
+            rig.record = json.loads(probe_file.read_text())
+        for asterisk in asterisks:
+            await asterisk.stop()
         await admin.dispose()
         if sys.exc_info()[0] is not None or (
             server is not None and server.returncode not in (0, -signal.SIGINT)
         ):
             print((data_dir / "server.log").read_text()[-5000:], file=sys.stderr)
+        if args.server_log:
+            shutil.copyfile(data_dir / "server.log", args.server_log)
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    ok = (
-        main.quantile(0.99) <= TARGET_P99_MS
-        and max(main.latencies_ms, default=float("inf")) <= TARGET_MAX_MS
-        and main.lost == 0
-        and main.wrong == 0
-        and main.duplicates == 0
-        and main.lookup_failed == 0
+
+def add_probes(rig: Rig, *results: Result) -> None:
+    if rig.record is not None:
+        for result in results:
+            result.probe = probe_summary(rig.record, result)
+
+
+def verdict(result: Result) -> bool:
+    return (
+        result.quantile(0.99) <= TARGET_P99_MS
+        and max(result.latencies_ms, default=float("inf")) <= TARGET_MAX_MS
+        and result.lost == 0
+        and result.wrong == 0
+        and result.duplicates == 0
+        and result.lookup_failed == 0
     )
-    verdict = "meets" if ok else "MISSES"
-    lookups.sort()
-    lines = [
-        f"machine: {os.cpu_count()} cores (shared), load average {load_before} before, "
+
+
+def machine_line(rig: Rig) -> str:
+    nodes = (
+        f"AMI side connected to {rig.args.nodes} fake Asterisks ({rig.args.nodes} nodes)"
+        if rig.args.nodes > 1
+        else "one AMI node"
+    )
+    return (
+        f"machine: {os.cpu_count()} cores (shared), load average {rig.load_before} before, "
         f"{os.getloadavg()[0]:.2f} after; Postgres 127.0.0.1; backend: uvicorn, roles api+ami, "
-        "one process, Postgres bus",
+        f"one process, Postgres bus, {nodes}"
+    )
+
+
+def data_line(population: Population) -> str:
+    return (
         f"data: {population.citizens:,} citizens, {population.phones:,} phones, "
         f"{population.past_calls:,} past calls, {population.tickets:,} tickets "
-        f"({population.open_tickets:,} open); 70% of callers on file",
+        f"({population.open_tickets:,} open); 70% of callers on file"
+    )
+
+
+async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool, dict[str, Result]]:
+    """``args.agents`` sockets at ``args.rate``, with the 1-socket baseline first."""
+    async with running(args, url) as rig:
+        population = rig.population
+        first = population.extensions[0]
+        single = await rig.phase(rig.plan(args.baseline_calls, [first]), args.rate)
+        await asyncio.sleep(7)  # the baseline's calls hang up
+        connect_s = await rig.connect(args.agents)
+        main_calls = rig.plan(args.calls, population.extensions)
+        main = await rig.phase(main_calls, args.rate)
+        await asyncio.sleep(7)
+        sample = rng_sample(rig.rng, main_calls, 300)
+        lookups = await lookup_alone(url, sample)
+        pinged = sorted(await lookup_alone(url, sample, pre_ping=True))
+    add_probes(rig, single, main)
+    for at, objects, kinds in (rig.record or {}).get("census", []):
+        print(f"backend full collection at {at:.1f}: {objects:,} objects, {kinds}", file=sys.stderr)
+    if args.dump and rig.record is not None:
+        args.dump.with_suffix(".probe.json").write_text(
+            json.dumps({**rig.record, "timeline": main.timeline})
+        )
+    ok = verdict(main)
+    per_node = (
+        " (half the agents on each node, calls alternating between them)" if args.nodes > 1 else ""
+    )
+    lookups.sort()
+    lines = [
+        machine_line(rig),
+        data_line(population),
         f"{main.sockets:,} agent WebSockets open (connected in {connect_s:.1f} s), "
-        f"{main.calls:,} calls at {args.rate:g}/s, each ringing one agent",
+        f"{main.calls:,} calls at {args.rate:g}/s in all, each ringing one agent{per_node}",
         f"pops received {len(main.latencies_ms):,}, lost {main.lost}, wrong agent {main.wrong}, "
         f"duplicates {main.duplicates}, lookup failures {main.lookup_failed}; "
         f"callers on file shown with their record {main.known_with_history}/{main.known}",
         f"AgentCalled -> pop frame: {summary(main)}  "
-        f"(target p99 <= {TARGET_P99_MS:g} ms, max <= {TARGET_MAX_MS:g} ms: {verdict})",
-        "CPU during the calls, in cores: " + cores(main),
+        f"(target p99 <= {TARGET_P99_MS:g} ms, max <= {TARGET_MAX_MS:g} ms: "
+        f"{'meets' if ok else 'MISSES'})",
+        "CPU during the calls, in cores: "
+        + cores(main)
+        + f"; backend {main.cpu_ms_per_call():.2f} ms CPU per call",
         probe_line(main),
         f"baseline, 1 socket open, {single.calls} calls at {args.rate:g}/s: {summary(single)}"
         f"  (lost {single.lost}, wrong {single.wrong}; cores: {cores(single)})",
         "baseline " + probe_line(single),
         f"caller lookup + build_pop alone, sequential, idle backend: "
         f"p50 {statistics.median(lookups):.1f} ms, "
-        f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms",
+        f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms; "
+        f"with a ping before each (pool_pre_ping): p50 {statistics.median(pinged):.1f} ms, "
+        f"p99 {pinged[min(len(pinged) - 1, round(0.99 * len(pinged)) - 1)]:.1f} ms",
     ]
     return lines, ok, {"main": main, "one_socket": single}
+
+
+def rng_sample(rng: random.Random, calls: list[Call], most: int) -> list[Call]:
+    return rng.sample(calls, min(most, len(calls)))
+
+
+#: The scaling table (issue 16): agent sockets x new calls per second.
+TABLE_SIZES = (500, 1000, 2000, 5000)
+TABLE_RATES = (50.0, 100.0)
+IDLE_S = 5.0
+
+
+@dataclass
+class Row:
+    label: str
+    rate: float
+    result: Result
+    idle: dict[str, float]
+    load: float
+
+
+def progress(row: Row) -> None:
+    """A row as it is measured, on stderr (stdout holds the final figures only)."""
+    r = row.result
+    print(
+        f"{row.label} sockets, {row.rate:g} calls/s: p99 {r.quantile(0.99):.1f} ms, "
+        f"lost {r.lost}, backend {r.cpu['backend']:.2f} cores, load {row.load:.2f}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def table_lines(rows: list[Row]) -> list[str]:
+    """The scaling table as fixed-width text (pure: figures in, lines out)."""
+    head = (
+        f"{'sockets':>8} {'calls/s':>7} {'calls':>6} {'p50':>7} {'p95':>7} {'p99':>8} "
+        f"{'max':>8} {'lost/wrong/dup':>14} {'backend':>7} {'ms CPU':>6} {'net ms':>6} "
+        f"{'PG ms':>6} {'idle':>5} {'lookup':>7} {'lag':>6} {'gen2':>6} {'others':>6} "
+        f"{'load':>5}"
+    )
+    units = (
+        f"{'':>8} {'':>7} {'':>6} {'ms':>7} {'ms':>7} {'ms':>8} {'ms':>8} {'':>14} "
+        f"{'cores':>7} {'/call':>6} {'/call':>6} {'/call':>6} {'cores':>5} {'p99 ms':>7} "
+        f"{'max':>6} {'max ms':>6} {'cores':>6} {'1-min':>5}"
+    )
+    out = [head, units]
+    for row in rows:
+        r = row.result
+        stages = r.probe.get("stages", {})
+        lookup = stages.get("lookup", (float("nan"),) * 3)[1]
+        lag = r.probe.get("lag", {}).get("max", float("nan"))
+        gen2 = r.probe.get("gc2", (0, float("nan"), 0.0))[1]
+        out.append(
+            f"{row.label:>8} {row.rate:>7g} {r.calls:>6} {r.quantile(0.5):>7.1f} "
+            f"{r.quantile(0.95):>7.1f} {r.quantile(0.99):>8.1f} "
+            f"{max(r.latencies_ms, default=float('nan')):>8.1f} "
+            f"{f'{r.lost}/{r.wrong}/{r.duplicates}':>14} {r.cpu['backend']:>7.2f} "
+            f"{r.cpu_ms_per_call():>6.2f} "
+            f"{r.cpu_ms_per_call(idle_cores=row.idle.get('backend', 0.0)):>6.2f} "
+            f"{r.cpu_ms_per_call('postgres'):>6.2f} "
+            f"{row.idle.get('backend', float('nan')):>5.2f} {lookup:>7.1f} {lag:>6.1f} "
+            f"{gen2:>6.1f} "
+            f"{r.cpu['others']:>6.2f} {row.load:>5.2f}"
+        )
+    return out
+
+
+async def table(args: argparse.Namespace, url: str) -> tuple[list[str], bool, dict[str, Result]]:
+    """Every size of ``TABLE_SIZES`` at every rate of ``TABLE_RATES`` for
+    ``args.table_seconds`` of calls each, after the 1-socket baseline at each rate."""
+    rows: list[Row] = []
+    started = time.perf_counter()
+    stopped = ""
+    async with running(args, url) as rig:
+        population = rig.population
+        first = population.extensions[0]
+        plan: list[tuple[str, float, list[int]]] = [("1", rate, [first]) for rate in TABLE_RATES]
+        plan += [
+            (f"{size:,}", rate, population.extensions[:size])
+            for size in args.table_sizes
+            for rate in TABLE_RATES
+        ]
+        idle: dict[str, float] = {}
+        for label, rate, extensions in plan:
+            if not idle or len(rig.agents.sockets) < len(extensions):
+                await rig.connect(len(extensions))
+                idle = await rig.idle_cores(IDLE_S)
+            calls = rig.plan(int(rate * args.table_seconds), extensions)
+            try:
+                result = await rig.phase(calls, rate)
+            except (ConnectionError, OSError) as error:
+                # The backend dropped the AMI link (its Ping answer came more than 5 s
+                # late, behind the events it had not read yet): the rest is not measured.
+                stopped = (
+                    f"stopped at {label} sockets, {rate:g} calls/s: the backend closed the "
+                    f"AMI link ({type(error).__name__}; its log says why)"
+                )
+                print(stopped, file=sys.stderr)
+                break
+            rows.append(Row(label, rate, result, idle, os.getloadavg()[0]))
+            progress(rows[-1])
+            await asyncio.sleep(2)
+    add_probes(rig, *(row.result for row in rows))
+    elapsed = time.perf_counter() - started
+    lines = [
+        machine_line(rig),
+        data_line(population),
+        f"each row: {args.table_seconds:g} s of new calls, each ringing one agent (round-robin "
+        "over the open sockets), played to the last hang-up; run took "
+        f"{elapsed / 60:.1f} min",
+        "columns: AgentCalled -> pop frame quantiles; backend cores while the calls play; "
+        "CPU ms per call of the backend (first ring to last hang-up and last pop), net of its "
+        "idle cost, "
+        "and of Postgres; idle: backend cores with the sockets open and no calls; lookup: "
+        "the probe's lookup stage (pool + Postgres); lag: event-loop lag; gen2: the backend's "
+        "longest full collection; others: other "
+        "processes' cores; load: 1-min load average at the row's end",
+        *table_lines(rows),
+        *([stopped] if stopped else []),
+    ]
+    ok = not stopped and all(verdict(row.result) for row in rows if row.label != "1")
+    return lines, ok, {f"{row.label}@{row.rate:g}": row.result for row in rows}
+
+
+#: Which section of docs/performance.md a run's figures belong to (each its own block,
+#: so one kind of run never overwrites another's figures).
+SECTIONS = {
+    ("standard", 1, 1000, 50.0): "Screen-pop latency",
+    ("standard", 1, 2000, 100.0): "Screen-pop at 2,000 sockets and 100 calls/s (issue 16)",
+    ("standard", 2, 2000, 100.0): "Screen-pop on two AMI nodes (issue 16)",
+    ("table", 1, None, None): "Screen-pop scaling table (issue 16)",
+}
+
+
+def section_of(args: argparse.Namespace) -> str | None:
+    if args.table:
+        if tuple(args.table_sizes) != TABLE_SIZES:
+            return None
+        return SECTIONS.get(("table", args.nodes, None, None))
+    return SECTIONS.get(("standard", args.nodes, args.agents, args.rate))
+
+
+def docs_command(args: argparse.Namespace) -> str:
+    """The command line written above the figures (it reproduces them)."""
+    words = ["$ .venv/bin/python bench/bench_screenpop.py"]
+    if args.table:
+        words.append(f"--table --table-seconds {args.table_seconds:g}")
+    else:
+        words.append(f"--agents {args.agents} --calls {args.calls} --rate {args.rate:g}")
+    if args.nodes != 1:
+        words.append(f"--nodes {args.nodes}")
+    words.append("--write-docs")
+    return " ".join(words)
 
 
 async def wait_for_port(port: int, within: float = 30.0) -> None:
@@ -1080,33 +1418,60 @@ async def wait_for_port(port: int, within: float = 30.0) -> None:
             return
 
 
-def main() -> int:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=1000, help="agent sockets (default 1000)")
     parser.add_argument("--calls", type=int, default=1000, help="calls measured (default 1000)")
     parser.add_argument("--rate", type=float, default=50.0, help="new calls per second")
     parser.add_argument("--baseline-calls", type=int, default=250)
     parser.add_argument("--citizens", type=int, default=20000)
+    parser.add_argument(
+        "--nodes", type=int, default=1, choices=(1, 2), help="fake Asterisks (AMI nodes)"
+    )
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="the scaling table: 500/1,000/2,000/5,000 sockets at 50 and 100 calls/s",
+    )
+    parser.add_argument(
+        "--table-seconds", type=float, default=20.0, help="seconds of calls per table row"
+    )
+    parser.add_argument(
+        "--table-sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=list(TABLE_SIZES),
+        help="socket counts of the table (default 500,1000,2000,5000)",
+    )
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--dump", type=Path, help="write every pop's latency here (JSON)")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--server-log", type=Path, help="keep the backend's log here")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    return parser
+
+
+def main() -> int:
+    parser = arguments()
     args = parser.parse_args()
+    if args.table:
+        args.agents = max(args.table_sizes)
     raise_fd_limit(args.agents * 2 + 1024)
     if args.serve:
         return serve(args.serve)
+    section = section_of(args)
+    if args.write_docs and section is None:
+        parser.error(
+            "--write-docs publishes 1,000 sockets at 50/s, 2,000 at 100/s (one node or "
+            "--nodes 2) or --table (one node); these options have no section"
+        )
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
     lines, ok, results = asyncio.run(bench(args))
     if args.dump:
         args.dump.write_text(json.dumps({k: r.samples for k, r in results.items()}))
     print("\n".join(lines))
-    if args.write_docs:
-        command = (
-            f"$ .venv/bin/python bench/bench_screenpop.py --agents {args.agents} "
-            f"--calls {args.calls} --rate {args.rate:g} --write-docs"
-        )
-        docs.publish("Screen-pop latency", command, "\n".join(lines))
+    if args.write_docs and section is not None:
+        docs.publish(section, docs_command(args), "\n".join(lines))
     return 0 if ok else 1
 
 

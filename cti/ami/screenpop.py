@@ -281,10 +281,24 @@ async def lookup_caller(
         "open_tickets": open_tickets,
         "statuses": _OPEN,
     }
-    async with session_factory() as session:
-        conn = await session.connection()
-        driver = (await conn.get_raw_connection()).driver_connection
-        row = await driver.fetchrow(_SQL, *(params[name] for name in _ORDER))
+    args = [params[name] for name in _ORDER]
+    row = None
+    for attempt in (1, 2):
+        async with session_factory() as session:
+            conn = await session.connection()
+            driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                row = await driver.fetchrow(_SQL, *args)
+                break
+            except (asyncpg.InterfaceError, asyncpg.PostgresError, OSError) as error:
+                # The lookups' pool does not ping a connection before each use (that is
+                # three more round trips per pop): one that died while pooled (Postgres
+                # restarted, an idle connection killed) fails here instead, once. It is
+                # dropped from the pool and the lookup runs again on a fresh one.
+                if attempt == 2 or not _connection_lost(error):
+                    raise
+                await conn.invalidate()
+    assert row is not None
     citizens, calls, tickets = (_json(v) for v in row)
     for citizen in citizens:
         citizen["address"] = _cut(citizen["address"])
@@ -300,6 +314,15 @@ async def lookup_caller(
         "last_calls": calls,
         "open_tickets": tickets,
     }
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` says the connection is gone (not that the query was refused)."""
+    if isinstance(error, asyncpg.InterfaceError | OSError):
+        return True
+    # 08: connection exception; 57P01-57P03: admin / crash shutdown, cannot connect now.
+    state = str(getattr(error, "sqlstate", "") or "")
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def build_pop(pop: Pop, lookup: dict[str, Any], max_bytes: int = MAX_POP_BYTES) -> dict[str, Any]:

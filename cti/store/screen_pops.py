@@ -3,7 +3,9 @@
 The AMI side writes a row when it pops a call on an agent (the whole ``pop`` bus message),
 updates it when the agent answers and when the call ends, and deletes it when the pop is
 withdrawn. The API side reads an interface's rows when a browser (re)connects and marks a
-row closed when the agent closes an ended pop. So a restart of either side, or a second API
+row closed when the agent closes an ended pop -- made ended and closed, or inserted so,
+when the AMI side's batched write of "ended" has not landed yet, since a closed row stays
+closed whatever is written to it later. So a restart of either side, or a second API
 process, knows which pops each agent should see: ringing, in call, or ended while the agent
 may still be writing the ticket. Queries run on the pooled connection's asyncpg driver
 (one round trip each): they sit on the screen-pop path.
@@ -156,17 +158,51 @@ async def ticket_saved(
     return {(r["node"], r["linkedid"]) for r in rows}
 
 
+_CLOSE = """
+UPDATE screen_pops SET closed_at = now()
+WHERE pop_id = $1 AND interface = $2 AND state = 'ended' AND closed_at IS NULL
+"""
+
+#: Close a pop the API side saw end, whatever its row says yet: the AMI side writes rows in
+#: batches, so the row may still say ringing or answered, or not exist, and the write of
+#: "ended" may land after the close. The row is made ended and closed now (inserted if
+#: need be); ``_PUT`` leaves a closed row closed, so the late write cannot reopen it.
+_CLOSE_ENDED = """
+INSERT INTO screen_pops (pop_id, node, linkedid, interface, state, message, updated_at, closed_at)
+VALUES ($1, $3, $4, $2, 'ended', $5::jsonb, now(), now())
+ON CONFLICT (pop_id) DO UPDATE
+SET state = 'ended', message = excluded.message, updated_at = now(), closed_at = now()
+WHERE screen_pops.interface = excluded.interface AND screen_pops.closed_at IS NULL
+"""
+
+
 async def close(
-    session_factory: async_sessionmaker[AsyncSession], pop_id: str, interface: str
+    session_factory: async_sessionmaker[AsyncSession],
+    pop_id: str,
+    interface: str,
+    ended: dict[str, Any] | None = None,
 ) -> bool:
     """Mark the agent's ended pop closed (it is not shown again). False when the row is
-    not this interface's ended pop."""
+    not this interface's ended pop, or is closed already.
+
+    ``ended`` is the pop's ``pop`` message in state ended, as the API side received it on
+    the bus: given, the pop is closed even if its row does not say ended yet (the write
+    of "ended" still queued or in flight on the AMI side), so that write cannot bring the
+    pop back."""
     async with session_factory() as session:
         driver = await _driver(session)
-        status = await driver.execute(
-            "UPDATE screen_pops SET closed_at = now() WHERE pop_id = $1 AND interface = $2"
-            " AND state = 'ended' AND closed_at IS NULL",
-            pop_id,
-            interface,
-        )
+        if ended is None:
+            status = await driver.execute(_CLOSE, pop_id, interface)
+        else:
+            pop = ended["pop"]
+            status = await driver.execute(
+                _CLOSE_ENDED,
+                pop_id,
+                interface,
+                str(pop["node"]),
+                str(pop["linkedid"]),
+                json.dumps(
+                    {**ended, "pop": {**pop, "state": ENDED}}, ensure_ascii=False, default=str
+                ),
+            )
     return status.endswith(" 1")

@@ -17,7 +17,8 @@ in another process) as JSON objects with ``type`` and the agent's ``interface``:
 The hub keeps the pops still pending per interface, so a browser that (re)connects while
 the phone rings, during the call or after it, gets them at once; with a database
 (``session_factory``) it adds what ``cti.store.screen_pops`` holds, so an API process that
-(re)started after the pop was made knows it too. ``pop_id`` is ``node:linkedid:interface``:
+(re)started after the pop was made knows it too, and holds it from then on (the answer,
+end and close that follow apply to it). ``pop_id`` is ``node:linkedid:interface``:
 a repeated ``pop`` for the same call replaces the pending one. The ``hello`` frame lists the
 ``pop_ids`` that follow it, so a reconnecting browser drops cards that ended meanwhile, and
 a socket is never sent a message that does not change what it shows (no duplicate).
@@ -147,6 +148,18 @@ class PendingPops:
                 held[key] = message
         return sorted(held.values(), key=lambda m: str(m["pop"].get("offered_at") or ""))
 
+    def adopt(self, messages: list[dict[str, Any]]) -> None:
+        """Hold these (recorded) ``pop`` messages too, where none is held, so that the
+        answered / ended / close that follow find them: an API process that (re)started
+        during a call learns its pops from the database when the browser connects."""
+        for message in messages:
+            interface, key = message.get("interface"), message.get("pop_id")
+            if not isinstance(interface, str) or not isinstance(key, str) or key in self._gone:
+                continue
+            pops = self._by_interface[interface]
+            if key not in pops:
+                pops[key] = (message, self._clock())
+
     def count(self) -> int:
         for interface in list(self._by_interface):
             self._expire(interface)
@@ -253,12 +266,14 @@ class AgentHub:
         except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("recorded screen-pops unavailable; sending those held here")
             return self.pending.for_interface(interface)
-        return [
+        shown = [
             m
             for m in pops
             if m["pop"].get("state") != "ended"
             or (m["pop"].get("node"), m["pop"].get("linkedid")) not in saved
         ]
+        self.pending.adopt(shown)
+        return shown
 
     async def serve(self, socket: Socket, interface: str) -> None:
         """Run one agent socket until it closes: ``hello`` (with the ``pop_ids`` that
@@ -306,10 +321,16 @@ class AgentHub:
         if not key.endswith(":" + interface):
             return  # someone else's pop: pop_id ends with the interface it was made for
         held = {m["pop_id"]: m for m in self.pending.for_interface(interface)}
-        known = key in held and held[key]["pop"].get("state") == "ended"
+        ended = held.get(key)
+        if ended is not None and ended["pop"].get("state") != "ended":
+            ended = None
+        known = ended is not None
         if self._session_factory is not None:
             try:
-                known = await screen_pops.close(self._session_factory, key, interface) or known
+                # The row may not say ended yet (the AMI side writes in batches): the ended
+                # pop this hub holds closes it anyway, so the late write cannot reopen it.
+                closed = await screen_pops.close(self._session_factory, key, interface, ended)
+                known = closed or known
             except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.exception("screen-pop close not recorded")
         if known:

@@ -113,3 +113,69 @@ def test_the_ticket_search_command_in_performance_md_is_the_one_the_bench_writes
     args = bench_ticket_search.arguments().parse_args(shlex.split(line.removeprefix(prefix)))
     assert bench_ticket_search.docs_command(args) == line
     assert replace_block(document, "Ticket search", line, "y") != document
+
+
+SUBSECTIONS = """## Screen-pop latency
+
+```
+$ .venv/bin/python bench/bench_screenpop.py --agents 1000 --write-docs
+main figures
+```
+
+### Screen-pop at 2,000 sockets
+
+```
+$ .venv/bin/python bench/bench_screenpop.py --agents 2000 --write-docs
+twice the scale
+```
+
+### No block here
+
+## FastAGI
+"""
+
+
+def test_a_subsection_owns_its_block_and_its_section_does_not_take_it():
+    line = "$ .venv/bin/python bench/bench_screenpop.py --agents 2000 --write-docs"
+    new = replace_block(SUBSECTIONS, "Screen-pop at 2,000 sockets", line, "new")
+    assert "main figures" in new and "twice the scale" not in new and "new" in new
+    line = "$ .venv/bin/python bench/bench_screenpop.py --agents 1000 --write-docs"
+    new = replace_block(SUBSECTIONS, "Screen-pop latency", line, "new")
+    assert "main figures" not in new and "twice the scale" in new
+    # A subsection without the block is an error, not its parent's or sibling's block.
+    with pytest.raises(DocsError):
+        replace_block(SUBSECTIONS, "No block here", line, "x")
+
+
+def test_a_title_found_twice_is_an_error():
+    with pytest.raises(DocsError):
+        replace_block(SUBSECTIONS + "## FastAGI\n", "FastAGI", "$ a b c", "x")
+
+
+def test_each_screenpop_block_is_written_by_the_run_its_command_line_makes():
+    """Every bench_screenpop block in performance.md sits in the section its command's
+    run publishes to, and publishing one leaves the others (the 1,000 sockets / 50 calls/s
+    figures among them) alone."""
+    import re
+
+    from bench import bench_screenpop
+
+    document = PERFORMANCE.read_text()
+    prefix = "$ .venv/bin/python bench/bench_screenpop.py "
+    found: dict[str, str] = {}  # section -> its block, fences included
+    for heading in re.finditer(r"^###? (.+)\n", document, re.M):
+        rest = document[heading.end() :]
+        following = re.search(r"^###? ", rest, re.M)
+        body = rest[: following.start()] if following else rest
+        block = re.search(rf"^```\n{re.escape(prefix)}.*?^```\n", body, re.S | re.M)
+        if block:
+            found[heading[1]] = block[0]
+    assert set(found) == set(bench_screenpop.SECTIONS.values())
+    for section, block in found.items():
+        line = block.splitlines()[1]
+        args = bench_screenpop.arguments().parse_args(shlex.split(line.removeprefix(prefix)))
+        assert bench_screenpop.section_of(args) == section
+        assert bench_screenpop.docs_command(args) == line
+        new = replace_block(document, section, line, "FIGURES")
+        assert block not in new and f"{line}\nFIGURES\n" in new
+        assert all(other in new for key, other in found.items() if key != section)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+import pytest
+
 from cti.ami.events import CallOffered
 from cti.ami.popstore import PopRecord
 from cti.ami.screenpop import Pop, build_pop, pop_id
@@ -94,3 +96,108 @@ async def test_pops_put_just_before_the_ami_side_stops_are_written(session_facto
         writer.cancel()
     restored = await PopRecord(session_factory).restore(node)  # the node is this run's
     assert [m["pop_id"] for m in restored] == [m["pop_id"] for m in messages]
+
+
+def _seen(message: dict, state: str) -> dict:
+    """What the API side's hub receives on the bus for this pop's ``state``."""
+    if state == "ringing":
+        return {**message, "pop": {**message["pop"], "state": "ringing"}}
+    return {"type": state, "pop_id": message["pop_id"], "interface": message["interface"]}
+
+
+@pytest.mark.parametrize("written_before", ["nothing", "ringing", "answered"])
+async def test_a_close_before_the_ended_row_is_written_stays_closed(
+    session_factory, written_before
+):
+    """The race: the agent closes the ended pop while the AMI side's write of "ended" is
+    still queued. The row then said ringing or answered (or did not exist: a pop answered
+    and ended before its lookup came back is first written as ended), so the close matched
+    no ended row, and the late write made an open ended row: the pop came back on the
+    next reload. The two writes are ordered here by hand: the row as it was, the close,
+    then the "ended" write."""
+    from cti.bus import InMemoryBus
+    from cti.web.hub import AgentHub
+
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/r{secrets.token_hex(3)}"
+    record = PopRecord(session_factory)
+    ended = _message(node, "3.1", me, "ended")
+    if written_before != "nothing":
+        record.put(_message(node, "3.1", me, written_before))
+        await record.flush()
+    hub = AgentHub(InMemoryBus(), session_factory=session_factory)
+    for state in ("ringing", "answered", "ended"):
+        hub.dispatch(_seen(ended, state))
+    try:
+        await hub.receive(me, {"type": "close", "pop_id": ended["pop_id"]})
+        record.put(ended)  # the write of "ended" lands after the close
+        await record.flush()
+        assert record.writes >= 1 and record._pending == {}
+        shown = await screen_pops.for_interface(session_factory, me)
+        assert ended["pop_id"] not in {m["pop_id"] for m in shown}
+        # Another API process (or this one restarted) sends the reloading browser nothing.
+        later = AgentHub(InMemoryBus(), session_factory=session_factory)
+        assert await later._snapshot(me) == []
+        assert await record.restore(node) == []
+    finally:
+        record.delete(ended["pop_id"])
+        await record.close()
+
+
+async def test_a_close_is_refused_for_a_pop_that_has_not_ended(session_factory):
+    """The hub closes only what it saw end: a ringing or answered pop cannot be closed
+    by the browser, even though the row is now written through the ended message."""
+    from cti.bus import InMemoryBus
+    from cti.web.hub import AgentHub
+
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/r{secrets.token_hex(3)}"
+    record = PopRecord(session_factory)
+    talking = _message(node, "4.1", me, "answered")
+    record.put(talking)
+    await record.flush()
+    hub = AgentHub(InMemoryBus(), session_factory=session_factory)
+    hub.dispatch(_seen(talking, "ringing"))
+    hub.dispatch(_seen(talking, "answered"))
+    try:
+        await hub.receive(me, {"type": "close", "pop_id": talking["pop_id"]})
+        await hub.receive(me, {"type": "close", "pop_id": talking["pop_id"][:-1] + "9"})
+        shown = await screen_pops.for_interface(session_factory, me)
+        assert [(m["pop_id"], m["pop"]["state"]) for m in shown] == [
+            (talking["pop_id"], "answered")
+        ]
+    finally:
+        record.delete(talking["pop_id"])
+        await record.close()
+
+
+async def test_an_api_side_restarted_mid_call_closes_the_pop_it_learnt_from_the_record(
+    session_factory,
+):
+    """The API process restarted during the call: it knows the pop from its row (answered)
+    when the browser reconnects, then sees it end on the bus; the agent's Close must
+    outlive the AMI side's late write of "ended" there too."""
+    from cti.bus import InMemoryBus
+    from cti.web.hub import AgentHub
+
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/r{secrets.token_hex(3)}"
+    record = PopRecord(session_factory)
+    ended = _message(node, "5.1", me, "ended")
+    record.put(_message(node, "5.1", me, "answered"))
+    await record.flush()
+    restarted = AgentHub(InMemoryBus(), session_factory=session_factory)
+    try:
+        snapshot = await restarted._snapshot(me)  # the browser reconnects
+        assert [(m["pop_id"], m["pop"]["state"]) for m in snapshot] == [
+            (ended["pop_id"], "answered")
+        ]
+        restarted.dispatch(_seen(ended, "ended"))
+        await restarted.receive(me, {"type": "close", "pop_id": ended["pop_id"]})
+        record.put(ended)  # the write of "ended" lands after the close
+        await record.flush()
+        later = AgentHub(InMemoryBus(), session_factory=session_factory)
+        assert await later._snapshot(me) == []
+    finally:
+        record.delete(ended["pop_id"])
+        await record.close()

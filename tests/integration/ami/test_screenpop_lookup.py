@@ -206,3 +206,57 @@ async def test_pops_have_a_pool_of_their_own_the_api_cannot_exhaust(
     finally:
         await pool.stop()
         await main.dispose()
+
+
+async def test_a_lookup_is_one_round_trip_and_outlives_a_pooled_connection_killed(
+    database_url: str, settings, seeded, session_factory
+) -> None:
+    """The lookups' pool, as the app builds it, sends the lookup alone: no ping before it
+    (the asyncpg dialect's ping is BEGIN, ``;``, ROLLBACK: three round trips more per pop,
+    each a wait for the scheduler on a busy machine). A connection that died while pooled
+    is replaced, and that pop's lookup still answers."""
+    from sqlalchemy import event
+
+    from cti.app import build_services
+    from cti.bus import InMemoryBus
+    from cti.store.db import PoolService, make_engine, make_session_factory
+
+    main = make_engine(database_url, pool_size=1, max_overflow=0)
+    node_settings = settings.model_copy(
+        update={"ami_url": ["ami://hotline:hotline-secret@127.0.0.1:1"]}
+    )
+    services = build_services(node_settings, {"ami"}, make_session_factory(main), InMemoryBus())
+    [pool] = [s for s in services if isinstance(s, PoolService)]
+    [ami] = [s for s in services if s.name == "ami"]
+    factory = ami._publish.screen_pop.session_factory
+    statements: list[str] = []
+    pids: list[int] = []
+
+    def connected(dbapi_connection, _record) -> None:
+        driver = dbapi_connection.driver_connection
+        pids.append(driver.get_server_pid())
+        driver.add_query_logger(lambda record: statements.append(record.query))
+
+    event.listen(pool.engine.sync_engine, "connect", connected)
+    number = unique_number()
+    async with session_factory() as db:
+        ids = await seed_caller(db, number, "asterisk")
+    offer = next(e for e in replay(call_o_from(number)) if isinstance(e, CallOffered))
+    try:
+        first = await lookup_caller(factory, offer)  # connects (and the dialect's setup)
+        assert first["known"] and first["citizens"][0]["id"] == ids["citizen"]
+        statements.clear()
+        assert await lookup_caller(factory, offer) == first
+        assert len(statements) == 1 and "citizen_phones" in statements[0], statements
+        # The pooled connection is killed (Postgres restarted, an idle timeout...).
+        assert len(pids) == 1
+        async with main.connect() as conn:
+            killed = await conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend({pids[0]}, 10000)"  # waits until it is gone
+            )
+            assert killed.scalar() is True
+        assert await lookup_caller(factory, offer) == first
+        assert len(pids) == 2  # a fresh connection took its place
+    finally:
+        await pool.stop()
+        await main.dispose()
