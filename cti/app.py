@@ -108,15 +108,9 @@ def build_services(
             # The caller lookup of every pop has a pool of its own: requests of the API in
             # the same process (a report, a recordings search) never hold the connection
             # an agent's screen-pop waits for. Stopped after the AMI side (reverse order).
-            # No ping before each lookup (three round trips more per pop, each one more
-            # wait for the scheduler on a busy machine): ``lookup_caller`` retries once
-            # on a connection that died while pooled.
-            lookups = own_pool(
-                session_factory,
-                size=LOOKUP_POOL_SIZE,
-                overflow=LOOKUP_OVERFLOW,
-                pre_ping=False,
-            )
+            # No ping before each lookup (``make_engine``): ``lookup_caller`` also retries
+            # once on a connection that died while pooled without the server saying so.
+            lookups = own_pool(session_factory, size=LOOKUP_POOL_SIZE, overflow=LOOKUP_OVERFLOW)
             if lookups is not None:
                 services.append(PoolService("pop-lookups", lookups))
             from cti.ami.popstore import PopRecord

@@ -62,20 +62,16 @@ def own_pool(
     *,
     size: int,
     overflow: int,
-    pre_ping: bool = True,
 ) -> AsyncEngine | None:
     """An engine on the same database as ``session_factory`` with a connection pool of its
     own (``size`` kept, ``overflow`` more at busy moments), so that a latency-bound part
     never waits for a connection the rest of the process holds. None when the factory is
-    not bound to an engine (a test's): the caller then shares it.
-
-    ``pre_ping=False``: a connection is not tested before each use. The asyncpg dialect's
-    ping is BEGIN, ``;``, ROLLBACK: three round trips in front of a one-statement query;
-    the user then handles a connection that died while pooled itself."""
+    not bound to an engine (a test's): the caller then shares it. Like every engine here
+    (:func:`make_engine`), it does not ping before each use."""
     url = bound_url(session_factory)
     if url is None:
         return None
-    return make_engine(url, pool_size=size, max_overflow=overflow, pool_pre_ping=pre_ping)
+    return make_engine(url, pool_size=size, max_overflow=overflow)
 
 
 class PoolService:
