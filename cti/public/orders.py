@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.dispatch.service import auto_dispatch
 from cti.numbers import NumberKind, NumberPlan, normalise
+from cti.public.account import AccountCache
 from cti.public.catalogue import ARRANGED_SQL
 from cti.store.base import utcnow
 from cti.store.tickets import Channel, Ticket, format_ticket_number
-from cti.store.users import User
 from cti.tickets import intake
 from cti.tickets.intake import Actor
 from cti.tickets.service import MAX_ADDRESS, MAX_DESCRIPTION
@@ -221,17 +221,28 @@ class Placed:
 
 
 async def place_order(
-    db: AsyncSession, order: Order, actor: Actor, account: Callable[[], Awaitable[User]]
+    db: AsyncSession, order: Order, actor: Actor, offer: Callable[[int], Awaitable[bool]]
 ) -> Placed:
     """The ticket for ``order``, opened as ``actor`` (the site's account,
-    ``cti.public.account``; caller commits) in two statements (``cti.tickets.intake``):
-    what it refers to, then every row. The citizen is the one with this phone number (the
-    most recently updated, as for a text), else a new one with the name, address and
-    county typed. Where the county offers work automatically the ticket is then offered to
-    a company as the agents' route does (``auto_dispatch``, which needs the ``account``'s
-    user row). Raises ``TicketError`` / ``CitizenError`` (nothing is kept once the caller
-    rolls back) when the citizen's data is refused; raises :class:`OrderInvalid` when the
-    county or the category is not one the site offers."""
+    ``cti.public.account``) in two statements (``cti.tickets.intake``): what it refers to,
+    then every row. The citizen is the one with this phone number (the most recently
+    updated, as for a text), else a new one with the name, address and county typed.
+
+    ``db`` must be a session that has not begun: it is switched to autocommit, so that
+    each statement commits by itself. The second one is atomic alone (every row or none),
+    and the service rollup's rows that the new ticket updates (every order of a county
+    and month updates the same ones) are then locked only while it runs; inside a
+    transaction they stayed locked one round trip more, to the COMMIT, and at 200 orders
+    a second the orders queued on them.
+
+    Where the county offers work automatically, ``offer(ticket_id)`` then offers the
+    committed ticket to a company (:func:`offer_now`) and says whether it did; when that
+    fails the ticket waits to be dispatched by hand, as when nobody is eligible.
+
+    Raises ``TicketError`` / ``CitizenError`` (nothing written) when the citizen's data is
+    refused; raises :class:`OrderInvalid` when the county or the category is not one the
+    site offers."""
+    await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     found = (
         await db.execute(
             _RESOLVE, {"county": order.county, "code": order.category, "phone": order.phone}
@@ -275,10 +286,20 @@ async def place_order(
         )
     )
     written = await intake.write(db, ticket, actor, citizen_id=found.citizen_id, citizen=new)
-    dispatched = False
-    if found.auto_dispatch:
-        # A county that offers work automatically: to the first suggested company, now.
-        row = await db.get(Ticket, written.ticket_id)
-        assert row is not None
-        dispatched = await auto_dispatch(db, row, await account()) is not None
+    # A county that offers work automatically: to the first suggested company, now.
+    dispatched = await offer(written.ticket_id) if found.auto_dispatch else False
     return Placed(number=ticket.number, ticket_id=written.ticket_id, dispatched=dispatched)
+
+
+async def offer_now(
+    factory: async_sessionmaker[AsyncSession], account: AccountCache, ticket_id: int
+) -> bool:
+    """``auto_dispatch`` of a committed ticket, in a transaction of its own, as the site's
+    account; whether it was offered to a company."""
+    async with factory() as db:
+        ticket = await db.get(Ticket, ticket_id)
+        if ticket is None:
+            return False
+        offered = await auto_dispatch(db, ticket, await account.get(db, factory)) is not None
+        await db.commit()
+    return offered

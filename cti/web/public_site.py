@@ -15,7 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from cti.citizens.service import CitizenError
 from cti.numbers import NumberKind, normalise
 from cti.public import catalogue, guard, status
-from cti.public.orders import ORDER_FIELDS, SLOTS, OrderInvalid, check_order, place_order
+from cti.public.orders import (
+    ORDER_FIELDS,
+    SLOTS,
+    OrderInvalid,
+    check_order,
+    offer_now,
+    place_order,
+)
 from cti.store.base import utcnow
 from cti.tickets.service import TicketError
 from cti.web.deps import PUBLIC, DbSession
@@ -117,7 +124,7 @@ async def order(request: Request, db: DbSession) -> Response:
             db,
             checked,
             await site.account.actor(factory),
-            lambda: site.account.get(db, factory),
+            lambda ticket_id: offer_now(factory, site.account, ticket_id),
         )
     except guard.Refused as exc:
         return refused(request, "order", exc, "/site/order")

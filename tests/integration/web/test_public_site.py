@@ -146,6 +146,45 @@ async def test_an_order_becomes_a_web_ticket_for_a_new_citizen(app, client, sess
     assert 'cti_public_submissions_total{form="order"} 1' in await metrics(client)
 
 
+async def test_an_order_commits_as_it_is_written_and_holds_no_rollup_lock(app, session_factory):
+    """``place_order`` writes in autocommit: once it returns, before its session does
+    anything more, the ticket is visible to another session, and the service rollup rows
+    it updated (the ones every order of the county and month updates) are not locked: a
+    ``FOR UPDATE NOWAIT`` on them succeeds. Inside a transaction they stayed locked until
+    the COMMIT, and orders queued on them."""
+    from sqlalchemy import text
+
+    from cti.public.orders import check_order, place_order
+    from cti.tickets.intake import Actor
+
+    async with session_factory() as own:
+        actor = Actor.of(await site_account(own))
+        await own.commit()
+    checked = check_order(order(app), NumberPlan(), today=datetime.now(UTC).date())
+    offers: list[int] = []
+
+    async def offer(ticket_id: int) -> bool:
+        offers.append(ticket_id)
+        return False
+
+    async with session_factory() as db:
+        placed = await place_order(db, checked, actor, offer)
+        async with session_factory() as other:
+            seen = await other.get(Ticket, placed.ticket_id)
+            assert seen is not None and seen.number == placed.number
+            locked = await other.execute(
+                text(
+                    "SELECT n FROM service_rollup_monthly WHERE county_id = :county "
+                    "AND month = date_trunc('month', :at AT TIME ZONE 'UTC')::date "
+                    "FOR UPDATE NOWAIT"
+                ),
+                {"county": seen.county_id, "at": seen.created_at},
+            )
+            assert len(locked.all()) >= 4  # tickets, category, channel, status
+            await other.rollback()
+    assert offers == []  # north does not dispatch automatically
+
+
 async def test_an_order_from_a_known_number_is_the_known_citizens(app, client, session_factory):
     phone = mobile()
     async with session_factory() as db:
