@@ -48,14 +48,13 @@ class AccountCache:
     and never edited."""
 
     _user: User | None = None
-    _actor: Actor | None = None
 
     async def _load(self, factory: async_sessionmaker[AsyncSession]) -> User:
         if self._user is None:
             async with factory() as own:
                 user = await site_account(own)
                 await own.commit()
-            self._user, self._actor = user, Actor.of(user)
+            self._user = user
         return self._user
 
     async def get(self, db: AsyncSession, factory: async_sessionmaker[AsyncSession]) -> User:
@@ -64,6 +63,4 @@ class AccountCache:
 
     async def actor(self, factory: async_sessionmaker[AsyncSession]) -> Actor:
         """The account as the rows it writes name it, with no query after the first."""
-        await self._load(factory)
-        assert self._actor is not None
-        return self._actor
+        return Actor.of(await self._load(factory))

@@ -185,7 +185,7 @@ def preferred_window(
 
 #: Everything an order needs to know before it is written, in one statement: the county
 #: (live), the catalogue entry and whether the county arranges it (``cti.public.catalogue``
-#: ``offered_here``'s rule), the citizen already on this phone (the most recently updated,
+#: ``ARRANGED_SQL``), the citizen already on this phone (the most recently updated,
 #: as for a text), and the ticket's next number, drawn only when the order can be taken.
 _RESOLVE = text(
     f"""
@@ -217,11 +217,10 @@ class Placed:
 
     number: str
     ticket_id: int
-    dispatched: bool
 
 
 async def place_order(
-    db: AsyncSession, order: Order, actor: Actor, offer: Callable[[int], Awaitable[bool]]
+    db: AsyncSession, order: Order, actor: Actor, offer: Callable[[int], Awaitable[None]]
 ) -> Placed:
     """The ticket for ``order``, opened as ``actor`` (the site's account,
     ``cti.public.account``) in two statements (``cti.tickets.intake``): what it refers to,
@@ -236,8 +235,8 @@ async def place_order(
     a second the orders queued on them.
 
     Where the county offers work automatically, ``offer(ticket_id)`` then offers the
-    committed ticket to a company (:func:`offer_now`) and says whether it did; when that
-    fails the ticket waits to be dispatched by hand, as when nobody is eligible.
+    committed ticket to a company (:func:`offer_now`); when that fails the ticket waits
+    to be dispatched by hand, as when nobody is eligible.
 
     Raises ``TicketError`` / ``CitizenError`` (nothing written) when the citizen's data is
     refused; raises :class:`OrderInvalid` when the county or the category is not one the
@@ -287,19 +286,18 @@ async def place_order(
     )
     written = await intake.write(db, ticket, actor, citizen_id=found.citizen_id, citizen=new)
     # A county that offers work automatically: to the first suggested company, now.
-    dispatched = await offer(written.ticket_id) if found.auto_dispatch else False
-    return Placed(number=ticket.number, ticket_id=written.ticket_id, dispatched=dispatched)
+    if found.auto_dispatch:
+        await offer(written.ticket_id)
+    return Placed(number=ticket.number, ticket_id=written.ticket_id)
 
 
 async def offer_now(
     factory: async_sessionmaker[AsyncSession], account: AccountCache, ticket_id: int
-) -> bool:
+) -> None:
     """``auto_dispatch`` of a committed ticket, in a transaction of its own, as the site's
-    account; whether it was offered to a company."""
+    account (nobody eligible: the ticket waits to be dispatched by hand)."""
     async with factory() as db:
         ticket = await db.get(Ticket, ticket_id)
-        if ticket is None:
-            return False
-        offered = await auto_dispatch(db, ticket, await account.get(db, factory)) is not None
-        await db.commit()
-    return offered
+        if ticket is not None:
+            await auto_dispatch(db, ticket, await account.get(db, factory))
+            await db.commit()

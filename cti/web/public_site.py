@@ -139,10 +139,8 @@ async def order(request: Request, db: DbSession) -> Response:
         return await _order_form(
             request, db, locale=locale, form=form, errors=errors, status_code=422
         )
-    number = placed.number
-    await db.commit()
-    count_taken(request, "order")
-    return page(request, "public/order_done.html", {"number": number}, locale=locale)
+    count_taken(request, "order")  # written and committed by place_order (autocommit)
+    return page(request, "public/order_done.html", {"number": placed.number}, locale=locale)
 
 
 def _field(name: str) -> str:

@@ -163,9 +163,8 @@ async def test_an_order_commits_as_it_is_written_and_holds_no_rollup_lock(app, s
     checked = check_order(order(app), NumberPlan(), today=datetime.now(UTC).date())
     offers: list[int] = []
 
-    async def offer(ticket_id: int) -> bool:
+    async def offer(ticket_id: int) -> None:
         offers.append(ticket_id)
-        return False
 
     async with session_factory() as db:
         placed = await place_order(db, checked, actor, offer)
