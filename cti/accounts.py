@@ -6,6 +6,7 @@ written to the audit log in the same transaction.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,8 +24,20 @@ from cti.store.counties import UnknownCounty, county_id_by_code
 from cti.store.users import INTERFACE_PATTERN, USERNAME_PATTERN, LoginAttempt, Role, User
 
 _hasher = PasswordHasher()
-#: Verifying against this keeps an unknown username as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps an unknown username as slow as a wrong password."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def prepare_logins() -> None:
+    """Make the dummy hash now (0.2 s of argon2), not at import: every ``cti`` command
+    imports this module, and only a process that serves logins needs it. The app calls
+    this when it is built, so even the first unknown username is as slow as the rest."""
+    _dummy_hash()
+
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes anything; refuse megabyte "passwords" early
@@ -360,7 +373,7 @@ async def authenticate(
         raise LoginThrottled()
 
     user = await session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(username=username, ip=ip, success=ok))
     return user if ok else None

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from cti.accounts import LoginPolicy
+from cti.accounts import LoginPolicy, prepare_logins
 from cti.bus import Bus, InMemoryBus, PostgresBus, libpq_dsn
 from cti.public.site import PublicSite
 from cti.service import Service
@@ -200,6 +200,8 @@ def create_app(
     if services is None:
         services = build_services(settings, roles, session_factory, bus)
     services = list(services)
+    if "api" in roles:
+        prepare_logins()
     hub = AgentHub(bus, session_factory=session_factory) if "api" in roles else None
     if hub is not None:
         services.insert(0, hub)  # the hub listens before the AMI side starts publishing

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.routing import APIWebSocketRoute
 from starlette.routing import Mount
 
+from cti import accounts
 from cti.app import ROLES, create_app
 from cti.settings import Settings
 from cti.store.users import Role
@@ -46,6 +48,15 @@ def _cases():
         (rule,) = access_rules(route)
         for method in sorted(route.methods - {"HEAD"}):
             yield pytest.param(method, route.path, rule, id=f"{method} {route.path}")
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch):
+    """This matrix checks who may use which route, not password hashing (tested with the
+    login): argon2's default cost for every user it makes and logs in (6 roles per route)
+    was most of the suite's time. Same algorithm, minimal cost."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", cheap)
 
 
 def _concrete(path: str) -> str:
