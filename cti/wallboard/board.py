@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cti.ami.state import default_county_of_queue, header, to_int
+from cti.wallboard.members import Member, Members
 from cti.wallboard.today import TodayFigures
 
 IDLE, RINGING, IN_CALL, WRAPUP, PAUSED, UNAVAILABLE = (
@@ -59,18 +60,6 @@ def utc_day(_county: str, at: float) -> str:
 
 
 @dataclass(slots=True)
-class _Member:
-    name: str = ""
-    status: int = 1
-    paused: bool = False
-    reason: str = ""
-    wrapup_s: int = 0
-    wrapup_until: float = 0.0
-    since: float = 0.0
-    shown: tuple[str, str] | None = None
-
-
-@dataclass(slots=True)
 class _Stats:
     day: str = ""
     answered: int = 0
@@ -86,8 +75,8 @@ class _Stats:
 class _County:
     #: (node, caller Uniqueid) -> joined at (epoch)
     waiting: dict[tuple[str, str], float] = field(default_factory=dict)
-    #: (node, interface, queue) -> member
-    members: dict[tuple[str, str, str], _Member] = field(default_factory=dict)
+    #: (node, interface, queue) -> member, also by device
+    members: Members = field(default_factory=Members)
     stats: _Stats = field(default_factory=_Stats)
     shown_queue: tuple[int, float | None] | None = None
 
@@ -266,7 +255,7 @@ class Board:
         self, county: _County, node: str, interface: str
     ) -> tuple[str, str, str, float] | None:
         """(state, reason, name, since) of one interface over the county's queues."""
-        members = [m for (n, i, _q), m in county.members.items() if n == node and i == interface]
+        members = list(county.members.of_device(node, interface).values())
         if not members:
             return None
         now = self.clock()
@@ -314,11 +303,10 @@ class Board:
             out.append(delta)
             return
         if shown != first.shown:
-            for (n, i, _q), m in county.members.items():
-                if n == node and i == interface:
-                    m.shown = shown
-                    if m.since == 0.0 or first.shown is not None:
-                        m.since = self.clock()
+            for m in county.members.of_device(node, interface).values():
+                m.shown = shown
+                if m.since == 0.0 or first.shown is not None:
+                    m.since = self.clock()
             out.append(self._agent_delta(code, county, node, interface))
 
     def _stats_delta(self, code: str, county: _County) -> dict[str, Any]:
@@ -423,14 +411,13 @@ class Board:
         key = (node, interface, queue)
         member = county.members.get(key)
         if member is None:
-            member = county.members[key] = _Member(since=self._ts(item))
+            member = county.members[key] = Member(since=self._ts(item))
         status = to_int(header(item, "Status"))
         if status is not None:
             # The device state is the same in every queue: apply it to all of them.
-            for counties in self._counties.values():
-                for (n, i, _q), m in counties.members.items():
-                    if n == node and i == interface:
-                        m.status = status
+            for other in self._counties.values():
+                for m in other.members.of_device(node, interface).values():
+                    m.status = status
         name = header(item, "MemberName") or header(item, "Name")
         if name:
             member.name = _text(name)
@@ -445,9 +432,9 @@ class Board:
 
     def _emit_everywhere(self, node: str, interface: str, out: list[dict]) -> None:
         for code, county in self._counties.items():
-            key = next((k for k in county.members if k[0] == node and k[1] == interface), None)
-            if key is not None:
-                self._emit_agent(code, county, key, out)
+            queue = next(iter(county.members.of_device(node, interface)), None)
+            if queue is not None:
+                self._emit_agent(code, county, (node, interface, queue), out)
 
     def _on_member(self, node: str, ev: Mapping[str, Any], out: list[dict]) -> None:
         applied = self._apply_member(node, ev)
