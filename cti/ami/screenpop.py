@@ -94,20 +94,37 @@ class PopBook:
     """
 
     _pops: dict[str, Pop] = field(default_factory=dict)
+    #: (node, linkedid) -> its pops' ids, oldest first: a call's end finds its pops
+    #: without a scan of every pending pop (~600 at 100 calls/s).
+    _by_call: dict[tuple[str, str], dict[str, None]] = field(default_factory=dict)
+
+    def _add(self, pop: Pop) -> None:
+        self._pops[pop.pop_id] = pop
+        self._by_call.setdefault((pop.offer.node, pop.offer.linkedid), {})[pop.pop_id] = None
+
+    def _drop(self, key: str) -> Pop:
+        pop = self._pops.pop(key)
+        call = (pop.offer.node, pop.offer.linkedid)
+        ids = self._by_call[call]
+        del ids[key]
+        if not ids:
+            del self._by_call[call]
+        return pop
 
     def apply(self, event: DomainEvent) -> list[PopAction]:
         if isinstance(event, CallOffered):
             key = pop_id(event.node, event.linkedid, event.agent_interface)
             if key in self._pops:
                 return []
-            pop = self._pops[key] = Pop(key, event)
+            pop = Pop(key, event)
+            self._add(pop)
             return [PopAction("show", key, event.agent_interface, pop=pop)]
         if isinstance(event, CallOfferWithdrawn):
             key = pop_id(event.node, event.linkedid, event.agent_interface)
             pop = self._pops.get(key)
             if pop is None or pop.state != RINGING:
                 return []
-            del self._pops[key]
+            self._drop(key)
             return [PopAction("withdraw", key, event.agent_interface, reason=event.reason)]
         if isinstance(event, CallAnswered):
             key = pop_id(event.node, event.linkedid, event.agent_interface)
@@ -118,14 +135,11 @@ class PopBook:
             return [PopAction("answered", key, event.agent_interface, pop=pop)]
         if isinstance(event, CallEnded):
             out = []
-            for key, pop in list(self._pops.items()):
-                if pop.offer.node == event.node and pop.offer.linkedid == event.linkedid:
-                    del self._pops[key]
-                    kind = "ended" if pop.state == ANSWERED else "withdraw"
-                    reason = None if kind == "ended" else "ended"
-                    out.append(
-                        PopAction(kind, key, pop.offer.agent_interface, reason=reason, pop=pop)
-                    )
+            for key in list(self._by_call.get((event.node, event.linkedid), ())):
+                pop = self._drop(key)
+                kind = "ended" if pop.state == ANSWERED else "withdraw"
+                reason = None if kind == "ended" else "ended"
+                out.append(PopAction(kind, key, pop.offer.agent_interface, reason=reason, pop=pop))
             return out
         if isinstance(event, NodeResynced):
             return self._reconcile(event)
@@ -143,7 +157,7 @@ class PopBook:
             now = live.get((pop.offer.linkedid, pop.offer.agent_interface))
             interface = pop.offer.agent_interface
             if now is None:
-                del self._pops[key]
+                self._drop(key)
                 if pop.state == ANSWERED:
                     out.append(PopAction("ended", key, interface, pop=pop))
                 else:
@@ -158,7 +172,7 @@ class PopBook:
         if the book already holds one with that id."""
         if pop.pop_id in self._pops:
             return False
-        self._pops[pop.pop_id] = pop
+        self._add(pop)
         return True
 
     def pending(self, agent_interface: str) -> list[Pop]:

@@ -3,6 +3,7 @@ the resync found (``node_resynced``); and the hub's per-socket dedupe and ended 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from cti.ami.events import CallEnded, CallOffered, NodeResynced
@@ -98,3 +99,23 @@ def test_a_socket_gets_each_state_of_a_pop_once():
     assert _changes(shown, {"type": "answered", "pop_id": key}) is False
     assert _changes(shown, {"type": "withdraw", "pop_id": key}) is True
     assert _changes(shown, message) is True  # rings again after a withdrawal
+
+
+def test_a_calls_end_closes_its_pops_only_oldest_first_and_once():
+    book = PopBook()
+    for linkedid, interface in (("2.1", "PJSIP/1"), ("2.2", "PJSIP/2"), ("2.1", "PJSIP/3")):
+        assert [a.kind for a in book.apply(_offer(linkedid, interface))] == ["show"]
+    book.apply(dataclasses.replace(_offer("2.1", "PJSIP/9"), node="pbx2"))
+    end = CallEnded(node="pbx1", linkedid="2.1", disposition="answered", wait_s=1, talk_s=2)
+    assert [(a.kind, a.agent_interface) for a in book.apply(end)] == [
+        ("withdraw", "PJSIP/1"),
+        ("withdraw", "PJSIP/3"),
+    ]
+    assert book.apply(end) == []
+    # The other call, and the same linkedid on another node, still pop.
+    assert len(book) == 2
+    assert book.get(pop_id("pbx1", "2.2", "PJSIP/2")) is not None
+    assert book.get(pop_id("pbx2", "2.1", "PJSIP/9")) is not None
+    # A pop taken back after a restart ends with its call like the others.
+    assert book.restore(Pop(pop_id("pbx1", "2.1", "PJSIP/4"), _offer("2.1", "PJSIP/4")))
+    assert [a.agent_interface for a in book.apply(end)] == ["PJSIP/4"]
