@@ -60,7 +60,10 @@ async def _driver(session: AsyncSession) -> Any:
     return (await conn.get_raw_connection()).driver_connection
 
 
-_PUT = """
+#: Deletes and upserts of one batch in one statement (atomic on its own: one round trip,
+#: no BEGIN/COMMIT). A batch names each pop once, so the two parts touch different rows.
+_WRITE = """
+WITH gone AS (DELETE FROM screen_pops WHERE pop_id = ANY($8::text[]))
 INSERT INTO screen_pops (pop_id, node, linkedid, interface, state, message, updated_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                      $6::jsonb[], $7::timestamptz[])
@@ -77,24 +80,22 @@ async def write(
     at: datetime,
 ) -> None:
     """Upsert ``puts`` (``pop`` bus messages, their ``pop.state`` the row's state) and
-    delete the rows of ``deletes``, in one transaction. A closed row is left closed."""
+    delete the rows of ``deletes`` (no pop in both), all or nothing. A closed row is left
+    closed."""
     deletes = list(deletes)
     async with session_factory() as session:
         driver = await _driver(session)
-        async with driver.transaction():
-            if puts:
-                await driver.execute(
-                    _PUT,
-                    [m["pop_id"] for m in puts],
-                    [m["pop"]["node"] for m in puts],
-                    [m["pop"]["linkedid"] for m in puts],
-                    [m["interface"] for m in puts],
-                    [m["pop"]["state"] for m in puts],
-                    [json.dumps(m, ensure_ascii=False, default=str) for m in puts],
-                    [at] * len(puts),
-                )
-            if deletes:
-                await driver.execute("DELETE FROM screen_pops WHERE pop_id = ANY($1)", deletes)
+        await driver.execute(
+            _WRITE,
+            [m["pop_id"] for m in puts],
+            [m["pop"]["node"] for m in puts],
+            [m["pop"]["linkedid"] for m in puts],
+            [m["interface"] for m in puts],
+            [m["pop"]["state"] for m in puts],
+            [json.dumps(m, ensure_ascii=False, default=str) for m in puts],
+            [at] * len(puts),
+            deletes,
+        )
 
 
 async def open_on_node(

@@ -203,3 +203,25 @@ async def test_an_api_side_restarted_mid_call_closes_the_pop_it_learnt_from_the_
     finally:
         record.delete(ended["pop_id"])
         await record.close()
+
+
+async def test_changes_within_the_batch_window_are_one_write(session_factory):
+    """A call's show, answer and end come milliseconds apart: they reach Postgres as one
+    write (upserts and deletes in one statement), with each pop's last state."""
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/w{secrets.token_hex(3)}"
+    record = PopRecord(session_factory, batch_s=0.2)
+    first = _message(node, "3.1", me, "ringing")
+    second = _message(node, "3.2", me, "ringing")
+    try:
+        record.put(first)
+        record.put(second)
+        record.put(_message(node, "3.1", me, "answered"))
+        record.delete(second["pop_id"])
+        await record.flush()
+        assert record.writes == 1
+        shown = await screen_pops.for_interface(session_factory, me)
+        assert [(m["pop_id"], m["pop"]["state"]) for m in shown] == [(first["pop_id"], "answered")]
+    finally:
+        record.delete(first["pop_id"])
+        await record.close()
