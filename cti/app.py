@@ -7,7 +7,6 @@ Nothing else in the package builds objects from settings.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.accounts import LoginPolicy, prepare_logins
 from cti.bus import Bus, InMemoryBus, PostgresBus, libpq_dsn
+from cti.heap import Heap
 from cti.public.site import PublicSite
 from cti.service import Service
 from cti.settings import Settings
@@ -72,9 +72,10 @@ log = logging.getLogger(__name__)
 
 ROLES = ("api", "ami", "agi", "recordings")
 #: Connections of the screen-pop lookups' own pool (kept, and more at busy moments). A
-#: lookup is one ~1 ms round trip; 5 at once serve far more calls a second than a
-#: hotline's PBX offers.
-LOOKUP_POOL_SIZE, LOOKUP_OVERFLOW = 2, 3
+#: lookup is one ~1 ms round trip, but calls come in bursts: with 2 kept, 100 calls/s
+#: opened (and closed again) an overflow connection every few seconds, and opening one
+#: costs a pop tens of ms. Five idle connections cost Postgres next to nothing.
+LOOKUP_POOL_SIZE, LOOKUP_OVERFLOW = 5, 5
 #: Builds the long-running parts for a process: (settings, session_factory, bus) -> services.
 ServiceFactory = Callable[[Settings, async_sessionmaker[AsyncSession], Bus], list[Service]]
 
@@ -112,7 +113,7 @@ def build_services(
             # once on a connection that died while pooled without the server saying so.
             lookups = own_pool(session_factory, size=LOOKUP_POOL_SIZE, overflow=LOOKUP_OVERFLOW)
             if lookups is not None:
-                services.append(PoolService("pop-lookups", lookups))
+                services.append(PoolService("pop-lookups", lookups, warm=LOOKUP_POOL_SIZE))
             from cti.ami.popstore import PopRecord
 
             relay = ScreenPopRelay(
@@ -209,6 +210,8 @@ def create_app(
     if wallboard_hub is not None:
         services.insert(1, wallboard_hub)
 
+    heap = Heap(thaw_every_s=settings.gc_thaw_hours * 3600 or None)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[Service] = []
@@ -217,14 +220,13 @@ def create_app(
                 await service.start()
                 started.append(service)
                 log.info("started %s", service.name)
-            # Everything built so far (modules, models, compiled statements, templates)
-            # lives as long as the process: move it out of the collector's view, so a full
-            # collection during calls scans only what the calls create (shorter pauses in
-            # the screen-pop path).
-            gc.collect()
-            gc.freeze()
+            # Everything built so far lives as long as the process, and so does what
+            # survives each full collection from now on: out of the collector's view
+            # (cti.heap: short pauses in the screen-pop path, whatever the sockets open).
+            await heap.start()
             yield
         finally:
+            await heap.stop()
             for service in reversed(started):
                 try:
                     await service.stop()
@@ -249,6 +251,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.bus = bus
     app.state.services = services
+    app.state.heap = heap
     app.state.hub = hub
     app.state.wallboard_hub = wallboard_hub
     #: The click-to-call dialer when this process runs the AMI side (else the API asks

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from cti.store.db import _refuse_closed, make_engine
+from cti.store.db import PoolService, _refuse_closed, make_engine
 
 
 async def _pid(engine) -> int:
@@ -49,3 +49,27 @@ async def test_without_the_hook_the_next_request_fails(database_url):
     finally:
         await engine.dispose()
         await admin.dispose()
+
+
+async def test_a_warmed_pool_holds_its_connections_before_first_use(database_url):
+    """The screen-pop lookups' pool opens its kept connections at start: the first calls
+    of a burst do not each wait for a new Postgres backend."""
+    engine = make_engine(database_url, pool_size=3, max_overflow=2)
+    service = PoolService("warm", engine, warm=3)
+    try:
+        await service.start()
+        assert engine.pool.checkedin() == 3
+        assert service.health().detail == {"size": 3, "checked_out": 0}
+    finally:
+        await service.stop()
+
+
+async def test_a_pool_that_cannot_warm_still_starts():
+    """Postgres down at start (nothing listens on the port): start() logs and returns."""
+    engine = make_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none", pool_size=2)
+    service = PoolService("cold", engine, warm=2)
+    try:
+        await service.start()
+        assert engine.pool.checkedin() == 0
+    finally:
+        await service.stop()
