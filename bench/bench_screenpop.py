@@ -128,7 +128,14 @@ def serve(port: int) -> int:
         pass
     finally:
         if probe is not None and probe_path:
-            Path(probe_path).write_text(json.dumps(probe.record()))
+            # What the frozen heap hid (cti.heap): the sockets are closed and the app has
+            # stopped; collect what is still in view, then unfreeze and collect again --
+            # the second finds what froze and then died in a cycle during the run.
+            record = probe.record()
+            record["exit_collected"] = gc.collect()
+            gc.unfreeze()
+            record["exit_hidden"] = gc.collect()
+            Path(probe_path).write_text(json.dumps(record))
     return 0
 
 
@@ -921,6 +928,17 @@ def probe_line(result: Result) -> str:
     )
 
 
+def hidden_line(record: dict[str, Any] | None) -> str:
+    """What the backend's frozen heap kept from the collector over the whole run."""
+    if not record or "exit_hidden" not in record:
+        return "backend at exit: not measured"
+    return (
+        f"backend at exit, all sockets closed: a full collection of the frozen heap freed "
+        f"{record['exit_hidden']:,} objects (froze, then died in a cycle: what "
+        f"CTI_GC_THAW_HOURS gives back); {record['exit_collected']:,} were in view"
+    )
+
+
 def quantile(values: list[float], q: float) -> float:
     data = sorted(values)
     if not data:
@@ -941,6 +959,7 @@ def _full_collections() -> Any:
             started.append(time.perf_counter())
         elif started:
             pauses.append((time.perf_counter() - started.pop()) * 1000)
+            gc.freeze()  # what survived stays out of the next one's way (as cti.heap does)
 
     gc.callbacks.append(watch)
     try:
@@ -1206,7 +1225,8 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
         await asyncio.sleep(7)  # the baseline's calls hang up
         connect_s = await rig.connect(args.agents)
         main_calls = rig.plan(args.calls, population.extensions)
-        main = await rig.phase(main_calls, args.rate)
+        async with profiled(args.profile, rig):
+            main = await rig.phase(main_calls, args.rate)
         await asyncio.sleep(7)
         sample = rng_sample(rig.rng, main_calls, 300)
         lookups = await lookup_alone(url, sample)
@@ -1241,6 +1261,7 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
         f"baseline, 1 socket open, {single.calls} calls at {args.rate:g}/s: {summary(single)}"
         f"  (lost {single.lost}, wrong {single.wrong}; cores: {cores(single)})",
         "baseline " + probe_line(single),
+        hidden_line(rig.record),
         f"caller lookup + build_pop alone, sequential, idle backend: "
         f"p50 {statistics.median(lookups):.1f} ms, "
         f"p99 {lookups[min(len(lookups) - 1, round(0.99 * len(lookups)) - 1)]:.1f} ms; "
@@ -1248,6 +1269,28 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
         f"p99 {pinged[min(len(pinged) - 1, round(0.99 * len(pinged)) - 1)]:.1f} ms",
     ]
     return lines, ok, {"main": main, "one_socket": single}
+
+
+@contextlib.asynccontextmanager
+async def profiled(path: Path | None, rig: Rig) -> Any:
+    """With ``--profile``: py-spy samples the backend while the measured calls play
+    (collapsed stacks, ``--format raw``: one line per stack with its sample count)."""
+    if path is None:
+        yield
+        return
+    (pid,) = (await rig.groups())["backend"]
+    spy = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("py-spy")),
+        *("record", "--pid", str(pid), "--rate", "250", "--format", "raw"),
+        *("--output", str(path), "--nonblocking"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        await spy.wait()
 
 
 def rng_sample(rng: random.Random, calls: list[Call], most: int) -> list[Call]:
@@ -1446,6 +1489,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--dump", type=Path, help="write every pop's latency here (JSON)")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--server-log", type=Path, help="keep the backend's log here")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the backend during the measured calls (raw stacks)"
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     #: connection each time: keep the pool at the requests a worker has in flight).
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_pool_overflow: int = Field(default=20, ge=0, le=500)
+    #: ``cti.heap``: hours between the full collections of the whole (frozen) heap, which
+    #: free what froze and then died in a cycle; 0: never.
+    gc_thaw_hours: float = Field(default=6.0, ge=0, le=24 * 7)
     #: One or more Asterisk nodes, comma separated: ``ami://user:secret@host:port``.
     ami_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
     agi_bind: str = "127.0.0.1:4573"

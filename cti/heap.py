@@ -1,0 +1,102 @@
+"""Garbage collection that does not stall the event loop as long-lived objects pile up.
+
+CPython's full (generation 2) collection traverses every tracked object not frozen, and
+starts once the objects that reached generation 2 since the last one outnumber a quarter
+of those it kept then. An open agent WebSocket holds ~250 such objects (27 suspended
+coroutines: the ASGI stack down to the hub), so 2,000 sockets are ~500,000 objects, and
+a full collection over them stopped the loop for 300-500 ms -- every pop of that moment
+late by as much -- while they connected and again later, during calls.
+
+``Heap`` freezes what survives: the heap the process built before it serves (modules,
+models, templates) at start, and after every full collection what that collection kept
+(``gc.freeze``: moved to the permanent generation, never traversed again). So a full
+collection traverses only what reached generation 2 since the previous one, and its pause
+follows the rate at which long-lived objects are made, not how many there are.
+
+The price: a frozen object that later becomes garbage *in a cycle* is not freed, since
+the collector no longer looks at it (garbage without cycles is freed by reference
+counting as always). ``thaw()`` gives it back -- unfreeze and one full collection of the
+whole heap, one long pause -- every ``thaw_every_s`` (6 h by default); the number of
+objects it freed is logged and kept in ``last_thaw_freed`` (what froze and then died in a
+cycle since the previous thaw).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Heap:
+    """``start()`` in the process's lifespan once everything is built; ``stop()`` at the
+    end. ``collector`` is the ``gc`` module (tests pass a fake)."""
+
+    thaw_every_s: float | None = 6 * 3600.0
+    collector: Any = gc
+    clock: Callable[[], float] = time.monotonic
+    name: str = "heap"
+    #: Full collections seen, and how many of them were followed by a freeze.
+    full_collections: int = 0
+    last_thaw_freed: int | None = None
+    last_thaw_ms: float | None = None
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _installed: bool = field(default=False, repr=False)
+    _thawing: bool = field(default=False, repr=False)
+
+    async def start(self) -> None:
+        self.collector.collect()
+        self.collector.freeze()
+        if not self._installed:
+            self.collector.callbacks.append(self._on_collection)
+            self._installed = True
+        if self.thaw_every_s and self._task is None:
+            self._task = asyncio.create_task(self._thaw_loop(), name="heap-thaw")
+
+    async def stop(self) -> None:
+        if self._installed:
+            self.collector.callbacks.remove(self._on_collection)
+            self._installed = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        """A full collection just ended: what it kept is alive now; freeze it (the younger
+        generations are empty at this point, so nothing unexamined is frozen)."""
+        if phase != "stop" or info.get("generation") != 2 or self._thawing:
+            return
+        self.full_collections += 1
+        self.collector.freeze()
+
+    def thaw(self) -> int:
+        """Unfreeze everything and collect it once (one long pause); freeze what is left.
+        Returns the number of unreachable objects found."""
+        started = self.clock()
+        self._thawing = True
+        try:
+            self.collector.unfreeze()
+            freed = self.collector.collect()
+            self.collector.freeze()
+        finally:
+            self._thawing = False
+        self.last_thaw_freed = freed
+        self.last_thaw_ms = (self.clock() - started) * 1000
+        log.info("heap thawed: %d unreachable objects freed in %.0f ms", freed, self.last_thaw_ms)
+        return freed
+
+    async def _thaw_loop(self) -> None:
+        assert self.thaw_every_s
+        while True:
+            await asyncio.sleep(self.thaw_every_s)
+            self.thaw()
