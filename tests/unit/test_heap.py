@@ -12,6 +12,13 @@ class FakeCollector:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.callbacks: list = []
+        self.threshold = (700, 10, 10)
+
+    def get_threshold(self) -> tuple[int, int, int]:
+        return self.threshold
+
+    def set_threshold(self, *values: int) -> None:
+        self.threshold = values
 
     def collect(self) -> int:
         self.calls.append("collect")
@@ -36,6 +43,7 @@ async def test_start_freezes_the_built_heap_and_each_full_collections_survivors(
     heap = Heap(collector=gc, thaw_every_s=None)
     await heap.start()
     assert gc.calls == ["collect", "freeze"]
+    assert gc.threshold == (700, 10, 4)  # full collections may come sooner, each smaller
     gc.calls.clear()
     gc.collected(0)
     gc.collected(1)

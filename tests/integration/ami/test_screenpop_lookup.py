@@ -182,7 +182,7 @@ async def test_pops_have_a_pool_of_their_own_the_api_cannot_exhaust(
 ) -> None:
     # The process's pool, as small as can be, fully held by "API requests" (a report, a
     # recordings search): the caller lookup of a pop must not wait for it.
-    from cti.app import build_services
+    from cti.app import LOOKUP_POOL_SIZE, build_services
     from cti.bus import InMemoryBus
     from cti.store.db import PoolService, make_engine, make_session_factory
 
@@ -201,7 +201,7 @@ async def test_pops_have_a_pool_of_their_own_the_api_cannot_exhaust(
         async with main.connect():  # the process's only connection, held
             result = await asyncio.wait_for(lookup_caller(relay_factory, offer), 20)
             assert result["known"] is False
-            assert pool.health().detail["size"] == 2
+            assert pool.health().detail["size"] == LOOKUP_POOL_SIZE
         assert "cti_db_pool_checked_out" in "\n".join(pool.metrics())
     finally:
         await pool.stop()
