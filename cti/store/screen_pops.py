@@ -29,6 +29,9 @@ RINGING, ANSWERED, ENDED = "ringing", "answered", "ended"
 STATES = (RINGING, ANSWERED, ENDED)
 #: A closed or ended pop older than this is deleted (nobody writes a ticket for 12 hours).
 KEEP_HOURS = 12
+#: A (re)loading browser gets at most this many ended pops, the newest (``cti.web.hub``
+#: holds no more either).
+MAX_ENDED = 20
 
 
 class ScreenPopRow(Base):
@@ -119,14 +122,18 @@ async def open_on_node(
 
 
 _FOR_INTERFACE = """
-SELECT p.message
-FROM screen_pops p
-WHERE p.interface = $1 AND p.closed_at IS NULL
-  AND p.updated_at >= now() - make_interval(hours => $2)
-  AND NOT (p.state = 'ended' AND EXISTS (
-      SELECT 1 FROM tickets t JOIN calls k ON k.id = t.call_id
-      WHERE k.node = p.node AND k.linkedid = p.linkedid))
-ORDER BY p.updated_at
+SELECT message FROM (
+    SELECT p.message, p.state, p.updated_at,
+           row_number() OVER (PARTITION BY p.state = 'ended' ORDER BY p.updated_at DESC) AS nth
+    FROM screen_pops p
+    WHERE p.interface = $1 AND p.closed_at IS NULL
+      AND p.updated_at >= now() - make_interval(hours => $2)
+      AND NOT (p.state = 'ended' AND EXISTS (
+          SELECT 1 FROM tickets t JOIN calls k ON k.id = t.call_id
+          WHERE k.node = p.node AND k.linkedid = p.linkedid))
+) shown
+WHERE state <> 'ended' OR nth <= $3
+ORDER BY updated_at
 """
 
 
@@ -134,10 +141,11 @@ async def for_interface(
     session_factory: async_sessionmaker[AsyncSession], interface: str
 ) -> list[dict[str, Any]]:
     """The ``pop`` messages this interface should see now, oldest first: ringing, in call,
-    and ended ones the agent has not closed and no ticket was saved from."""
+    and the newest ``MAX_ENDED`` ended ones the agent has not closed and no ticket was
+    saved from."""
     async with session_factory() as session:
         driver = await _driver(session)
-        rows = await driver.fetch(_FOR_INTERFACE, interface, KEEP_HOURS)
+        rows = await driver.fetch(_FOR_INTERFACE, interface, KEEP_HOURS, MAX_ENDED)
     return [_decoded(r["message"]) for r in rows]
 
 

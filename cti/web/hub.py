@@ -63,6 +63,10 @@ RINGING_MAX_S = 15 * 60
 ANSWERED_MAX_S = 4 * 3600
 #: An ended pop the agent never closed is dropped after a working day.
 ENDED_MAX_S = 12 * 3600
+#: At most this many ended pops per interface are held and shown (the newest): an agent
+#: who saves tickets without closing the pops would otherwise keep a shift's worth in the
+#: hub's memory (2,000 agents x 240 calls) and get them all again on every reload.
+MAX_ENDED = screen_pops.MAX_ENDED
 #: A pop withdrawn or closed is remembered this long, so that a database row written
 #: late (the AMI side records pops in batches) does not bring it back.
 GONE_S = 60.0
@@ -101,6 +105,8 @@ class PendingPops:
         elif kind in ("answered", "ended") and key in pops:
             shown = pops[key][0]
             pops[key] = ({**shown, "pop": {**shown["pop"], "state": kind}}, self._clock())
+            if kind == "ended":
+                _keep_newest_ended(pops)
         elif kind in ("withdraw", "closed"):
             pops.pop(key, None)
             if key:
@@ -159,11 +165,20 @@ class PendingPops:
             pops = self._by_interface[interface]
             if key not in pops:
                 pops[key] = (message, self._clock())
+                _keep_newest_ended(pops)
 
     def count(self) -> int:
         for interface in list(self._by_interface):
             self._expire(interface)
         return sum(len(p) for p in self._by_interface.values())
+
+
+def _keep_newest_ended(pops: dict[str, tuple[dict[str, Any], float]]) -> None:
+    """Forget the oldest ended pops beyond ``MAX_ENDED`` (their rows stay, closable)."""
+    ended = [(since, key) for key, (m, since) in pops.items() if m["pop"].get("state") == "ended"]
+    if len(ended) > MAX_ENDED:
+        for _since, key in sorted(ended)[: len(ended) - MAX_ENDED]:
+            del pops[key]
 
 
 def _changes(shown: dict[str, str], message: dict[str, Any]) -> bool:

@@ -51,3 +51,31 @@ def test_a_repeated_pop_replaces_the_pending_one_and_withdraw_removes_it():
     assert pending.for_interface("PJSIP/2") == [pop]
     pending.apply({"type": "withdraw", "interface": "PJSIP/2", "pop_id": pop["pop_id"]})
     assert pending.for_interface("PJSIP/2") == [] and pending.count() == 0
+
+
+def test_only_the_newest_ended_pops_are_held_per_interface():
+    # An agent saves tickets without closing the pops: a shift's worth must not pile up.
+    from cti.web.hub import MAX_ENDED
+
+    clock = Clock()
+    pending = PendingPops(clock)
+    ringing = _pop("PJSIP/1", "0.0")
+    pending.apply(ringing)
+    ended = []
+    for n in range(MAX_ENDED + 5):
+        clock.now += 1
+        pop = _pop("PJSIP/1", f"1.{n}")
+        pending.apply(pop)
+        pending.apply({"type": "ended", "interface": "PJSIP/1", "pop_id": pop["pop_id"]})
+        ended.append(pop["pop_id"])
+    pending.apply(_pop("PJSIP/2", "9.9"))
+    held = [m["pop_id"] for m in pending.for_interface("PJSIP/1")]
+    assert held == [ringing["pop_id"], *ended[-MAX_ENDED:]]  # the ringing one is kept
+    assert len(pending.for_interface("PJSIP/2")) == 1  # other agents are not touched
+    # Adopting recorded ended pops (an API restart) keeps the cap too.
+    clock.now += 1
+    late = _pop("PJSIP/1", "2.0")
+    late["pop"]["state"] = "ended"
+    pending.adopt([late])
+    held = [m["pop_id"] for m in pending.for_interface("PJSIP/1")]
+    assert held == [ringing["pop_id"], *ended[-MAX_ENDED + 1 :], late["pop_id"]]

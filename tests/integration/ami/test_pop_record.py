@@ -225,3 +225,25 @@ async def test_changes_within_the_batch_window_are_one_write(session_factory):
     finally:
         record.delete(first["pop_id"])
         await record.close()
+
+
+async def test_a_reloading_browser_gets_the_newest_ended_pops_only(session_factory):
+    """An agent who never closes pops: a reload brings back the newest MAX_ENDED ended
+    ones, and every ringing or answered one, oldest first."""
+    from datetime import timedelta
+
+    node = "n" + secrets.token_hex(4)
+    me = f"PJSIP/e{secrets.token_hex(3)}"
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    ended = [_message(node, f"4.{n}", me, "ended") for n in range(screen_pops.MAX_ENDED + 3)]
+    talking = _message(node, "5.1", me, "answered")
+    try:
+        for n, message in enumerate(ended):
+            await screen_pops.write(session_factory, [message], [], start + timedelta(seconds=n))
+        await screen_pops.write(session_factory, [talking], [], start)  # the oldest row
+        shown = [m["pop_id"] for m in await screen_pops.for_interface(session_factory, me)]
+        newest = [m["pop_id"] for m in ended[-screen_pops.MAX_ENDED :]]
+        assert shown == [talking["pop_id"], *newest]
+    finally:
+        ids = [m["pop_id"] for m in (*ended, talking)]
+        await screen_pops.write(session_factory, [], ids, datetime.now(UTC))
