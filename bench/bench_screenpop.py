@@ -1271,6 +1271,10 @@ async def standard(args: argparse.Namespace, url: str) -> tuple[list[str], bool,
     return lines, ok, {"main": main, "one_socket": single}
 
 
+#: ``--profile``'s sampler, from the same environment (``pip install -e ".[dev]"``).
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+
 @contextlib.asynccontextmanager
 async def profiled(path: Path | None, rig: Rig) -> Any:
     """With ``--profile``: py-spy samples the backend while the measured calls play
@@ -1280,7 +1284,7 @@ async def profiled(path: Path | None, rig: Rig) -> Any:
         return
     (pid,) = (await rig.groups())["backend"]
     spy = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("py-spy")),
+        str(PY_SPY),
         *("record", "--pid", str(pid), "--rate", "250", "--format", "raw"),
         *("--output", str(path), "--nonblocking"),
         stdout=subprocess.DEVNULL,
@@ -1504,6 +1508,11 @@ def main() -> int:
     raise_fd_limit(args.agents * 2 + 1024)
     if args.serve:
         return serve(args.serve)
+    if args.profile and (args.table or not PY_SPY.exists()):
+        parser.error(
+            "--profile samples one run's measured calls (not --table) with py-spy "
+            f"({PY_SPY}: pip install py-spy)"
+        )
     section = section_of(args)
     if args.write_docs and section is None:
         parser.error(

@@ -251,7 +251,6 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.bus = bus
     app.state.services = services
-    app.state.heap = heap
     app.state.hub = hub
     app.state.wallboard_hub = wallboard_hub
     #: The click-to-call dialer when this process runs the AMI side (else the API asks

@@ -47,8 +47,7 @@ class Heap:
     full_after: int = 4
     collector: Any = gc
     clock: Callable[[], float] = time.monotonic
-    name: str = "heap"
-    #: Full collections seen, and how many of them were followed by a freeze.
+    #: Full collections seen since start (each followed by a freeze).
     full_collections: int = 0
     last_thaw_freed: int | None = None
     last_thaw_ms: float | None = None

@@ -10,14 +10,8 @@ cannot spare, for a change that needs only the ``http.response.start`` message.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The headers every answer carries, lower-case as ASGI gives them.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
