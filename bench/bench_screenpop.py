@@ -788,12 +788,11 @@ async def run_phase(
     meter = CpuMeter(groups)
     # The bench process holds the population it loaded and 1,000 client sockets: a full
     # collection of that heap pauses it for ~0.2 s, and a paused client reads its frames
-    # late (measured: one such pause put 3% of the pops at 0.1-0.5 s). Freeze what exists
-    # now so collections during the calls only scan what the calls create, and record the
-    # ones that still happen, so the figure says whether the harness got in the way.
-    gc.collect()
-    gc.freeze()
-    with _full_collections() as pauses:
+    # late (measured: one such pause put 3% of the pops at 0.1-0.5 s). It keeps its heap
+    # as the backend does (cti.heap: frozen now, and what each full collection keeps), so
+    # collections during the calls only scan what the calls create, and records the ones
+    # that still happen, so the figure says whether the harness got in the way.
+    async with _full_collections() as pauses:
         await meter.start()
         window_start = time.time()
         played = time.perf_counter()
@@ -946,9 +945,12 @@ def quantile(values: list[float], q: float) -> float:
     return data[min(len(data) - 1, max(0, round(q * len(data)) - 1))]
 
 
-@contextlib.contextmanager
-def _full_collections() -> Any:
-    """Durations (ms) of the generation-2 collections of this process inside the block."""
+@contextlib.asynccontextmanager
+async def _full_collections() -> Any:
+    """Durations (ms) of the generation-2 collections of this process inside the block,
+    whose heap is kept as the backend's is (``cti.heap.Heap``, never thawed)."""
+    from cti.heap import Heap
+
     pauses: list[float] = []
     started: list[float] = []
 
@@ -959,13 +961,15 @@ def _full_collections() -> Any:
             started.append(time.perf_counter())
         elif started:
             pauses.append((time.perf_counter() - started.pop()) * 1000)
-            gc.freeze()  # what survived stays out of the next one's way (as cti.heap does)
 
-    gc.callbacks.append(watch)
+    heap = Heap(thaw_every_s=None)
+    await heap.start()
+    gc.callbacks.insert(0, watch)  # before the heap's own: it times the pause, not the freeze
     try:
         yield pauses
     finally:
         gc.callbacks.remove(watch)
+        await heap.stop()
 
 
 async def lookup_alone(url: str, calls: list[Call], pre_ping: bool = False) -> list[float]:
