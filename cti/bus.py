@@ -166,7 +166,13 @@ class PostgresBus:
         import asyncpg
 
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self._dsn)
+            # A transaction with NOTIFY writes a commit record, and by default its commit
+            # (and so the delivery to every listener) waits for that record to reach the
+            # disk: behind the other sessions' flushes, tens of ms on a busy disk, for
+            # messages that are not kept anyway (Postgres holds no NOTIFY over a restart).
+            self._conn = await asyncpg.connect(
+                self._dsn, server_settings={"synchronous_commit": "off"}
+            )
             self._conn.add_termination_listener(self._on_terminated)
             self._listening.clear()
         return self._conn
