@@ -71,11 +71,13 @@ from cti.web.wallboard_hub import WallboardHub
 log = logging.getLogger(__name__)
 
 ROLES = ("api", "ami", "agi", "recordings")
-#: Connections of the screen-pop lookups' own pool (kept, and more at busy moments). A
-#: lookup is one ~1 ms round trip, but calls come in bursts: with 2 kept, 100 calls/s
-#: opened (and closed again) an overflow connection every few seconds, and opening one
-#: costs a pop tens of ms. Five idle connections cost Postgres next to nothing.
-LOOKUP_POOL_SIZE, LOOKUP_OVERFLOW = 5, 5
+#: The screen-pop lookups' own pool: connections kept (all opened at start), none opened
+#: on demand, and how long a lookup may wait for one. A lookup is one ~1-3 ms round trip,
+#: but calls come in bursts (a pause of the loop releases several at once): a connection
+#: opened for a burst costs its pop 30-170 ms (measured: 3 opened during 1,000 calls, the
+#: lookup stage's max 169 ms), while waiting for a pooled one costs a few lookups' time.
+#: After the wait, the pop goes out without the caller's history (``ScreenPop._show``).
+LOOKUP_POOL_SIZE, LOOKUP_WAIT_S = 8, 2.0
 #: Builds the long-running parts for a process: (settings, session_factory, bus) -> services.
 ServiceFactory = Callable[[Settings, async_sessionmaker[AsyncSession], Bus], list[Service]]
 
@@ -111,7 +113,9 @@ def build_services(
             # an agent's screen-pop waits for. Stopped after the AMI side (reverse order).
             # No ping before each lookup (``make_engine``): ``lookup_caller`` also retries
             # once on a connection that died while pooled without the server saying so.
-            lookups = own_pool(session_factory, size=LOOKUP_POOL_SIZE, overflow=LOOKUP_OVERFLOW)
+            lookups = own_pool(
+                session_factory, size=LOOKUP_POOL_SIZE, overflow=0, wait_s=LOOKUP_WAIT_S
+            )
             if lookups is not None:
                 services.append(PoolService("pop-lookups", lookups, warm=LOOKUP_POOL_SIZE))
             from cti.ami.popstore import PopRecord

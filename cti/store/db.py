@@ -65,16 +65,18 @@ def own_pool(
     *,
     size: int,
     overflow: int,
+    wait_s: float = 30.0,
 ) -> AsyncEngine | None:
     """An engine on the same database as ``session_factory`` with a connection pool of its
-    own (``size`` kept, ``overflow`` more at busy moments), so that a latency-bound part
-    never waits for a connection the rest of the process holds. None when the factory is
-    not bound to an engine (a test's): the caller then shares it. Like every engine here
+    own (``size`` kept, ``overflow`` more at busy moments, at most ``wait_s`` waited for
+    one: then ``sqlalchemy.exc.TimeoutError``), so that a latency-bound part never waits
+    for a connection the rest of the process holds. None when the factory is not bound to
+    an engine (a test's): the caller then shares it. Like every engine here
     (:func:`make_engine`), it does not ping before each use."""
     url = bound_url(session_factory)
     if url is None:
         return None
-    return make_engine(url, pool_size=size, max_overflow=overflow)
+    return make_engine(url, pool_size=size, max_overflow=overflow, pool_timeout=wait_s)
 
 
 class PoolService:
