@@ -230,8 +230,11 @@ class Board:
         return code, county
 
     def _roll_day(self, code: str, county: _County, at: float, out: list[dict]) -> None:
+        """Start a new day's figures when ``at`` falls on a later day. Never an earlier
+        one: an event stamped before today (a PBX clock behind ours, a replay) is counted
+        in today's figures instead of wiping them."""
         day = self.day_of(code, at)
-        if county.stats.day != day:
+        if day > county.stats.day:  # ISO dates: later sorts higher; "" before any
             county.stats = _Stats(day=day)
             out.append(self._stats_delta(code, county))
 

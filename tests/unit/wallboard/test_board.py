@@ -218,3 +218,34 @@ def test_hostile_values_are_ignored_or_cut() -> None:
     ]
     assert rows[-1]["state"] == "paused" and len(rows[-1]["reason"]) == 80
     assert b.counties() == ["north"]
+
+
+def test_an_event_stamped_on_an_earlier_day_counts_today_and_a_later_one_rolls() -> None:
+    """The board's today is 2026-12-07 with 5 answered from the call rows; the captured
+    call carries Asterisk's timestamps of 2026-11-26 (a PBX clock behind ours, or a
+    replay): it is counted on top (6), not taken as the start of a day that is over.
+    Tried before the fix: the board went back to 26 Nov and showed 1. A call stamped the
+    next day still starts that day's figures."""
+    from datetime import UTC, datetime
+
+    from cti.wallboard.today import TodayFigures
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp()
+    b = Board(clock=lambda: now, sl_of=lambda county: 20)
+    seeded = b.seed("north", "2026-12-07", TodayFigures(answered=5, answered_in_sl=5))
+    assert [(d["day"], d["answered"]) for d in seeded] == [("2026-12-07", 5)]
+    out: list[dict] = []
+    for message in messages(trace("ami-answered-queue-call.txt"), b.wanted_events):
+        out.extend(b.feed(message))
+    stats = [(d["day"], d["answered"]) for d in out if d["type"] == "stats"]
+    assert stats == [("2026-12-07", 6), ("2026-12-07", 6)]
+
+    later = trace("ami-answered-queue-call.txt").replace(
+        b"Timestamp: 17957",
+        b"Timestamp: 17999",  # 14 Jan 2027
+    )
+    out = []
+    for message in messages(later, b.wanted_events):
+        out.extend(b.feed(message))
+    days = [(d["day"], d["answered"]) for d in out if d["type"] == "stats"]
+    assert days[0] == ("2027-01-14", 0) and days[-1] == ("2027-01-14", 1)
