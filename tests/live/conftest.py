@@ -225,7 +225,11 @@ async def live(admin_url: str) -> AsyncIterator[Live]:
                     default=sipp.Answer(ring_ms=1000, talk_ms=20000),
                 )  # fmt: skip
                 phones["trunk"].start()
-                asterisk.start()
+                try:
+                    asterisk.start()
+                except pbx.CpuUnsupported as e:  # the machine, not the project: say so
+                    failed = False
+                    pytest.skip(f"live suite skipped: {e}")
                 await served.start()
                 for endpoint in AGENTS:
                     phones[endpoint] = sipp.Phone(

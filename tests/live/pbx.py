@@ -14,6 +14,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -233,6 +234,22 @@ def _tone(path: Path, seconds: int = 4) -> None:
         out.writeframes(bytes(frames))
 
 
+class CpuUnsupported(RuntimeError):
+    """The installed Asterisk build died of SIGILL at start-up: it was compiled for
+    instructions this machine's CPU does not have (the build's host had AVX-512)."""
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
 class Asterisk:
     """The Asterisk process of a site: ``start``, ``cli``, ``stop``, its log."""
 
@@ -253,6 +270,14 @@ class Asterisk:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
+                if self.process.returncode == -signal.SIGILL:
+                    flags = cpu_flags()
+                    raise CpuUnsupported(
+                        f"{BINARY} died of SIGILL (illegal instruction) at start-up: the build "
+                        "uses CPU instructions this machine lacks"
+                        + ("" if "avx512f" in flags else " (this CPU has no AVX-512)")
+                        + "; rebuild Asterisk on this machine (docs/asterisk.md)"
+                    )
                 raise RuntimeError(
                     f"Asterisk exited ({self.process.returncode}) at start-up; "
                     f"see {self.site.messages_log}:\n{self.log_text()[-3000:]}"
