@@ -22,6 +22,13 @@ counting as always). ``thaw()`` gives it back -- unfreeze and one full collectio
 whole heap, one long pause -- every ``thaw_every_s`` (6 h by default); the number of
 objects it freed is logged and kept in ``last_thaw_freed`` (what froze and then died in a
 cycle since the previous thaw).
+
+After each freeze ``Heap`` collects once more, over the heap the freeze just emptied (the
+*rebase*): CPython's count of what the last full collection kept then is what is still in
+view, not the frozen heap, so the next full collection comes after a few collections of
+generation 1 instead of waiting for a quarter of the frozen count. These collections of
+its own (rebase, thaw) are generation-2 collections too; ``own_collection_running()``
+tells a probe that counts full collections to leave them out.
 """
 
 from __future__ import annotations
@@ -31,11 +38,31 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: Collections a Heap started itself that are running now (the collector is one per
+#: process, so the flag is too).
+_own_running = 0
+
+
+def own_collection_running() -> bool:
+    """Whether the collection running now is a Heap's own (its rebase or thaw), not one
+    CPython's thresholds started: for ``gc.callbacks`` that count or time the latter."""
+    return _own_running > 0
+
+
+@contextlib.contextmanager
+def _own_collection() -> Iterator[None]:
+    global _own_running
+    _own_running += 1
+    try:
+        yield
+    finally:
+        _own_running -= 1
 
 
 @dataclass
@@ -53,7 +80,6 @@ class Heap:
     last_thaw_ms: float | None = None
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
     _installed: bool = field(default=False, repr=False)
-    _own_collection: bool = field(default=False, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     _rebase_due: bool = field(default=False, repr=False)
     _threshold: tuple[int, int, int] | None = field(default=None, repr=False)
@@ -87,7 +113,7 @@ class Heap:
     def _on_collection(self, phase: str, info: dict[str, int]) -> None:
         """A full collection just ended: what it kept is alive now; freeze it (the younger
         generations are empty at this point, so nothing unexamined is frozen)."""
-        if phase != "stop" or info.get("generation") != 2 or self._own_collection:
+        if phase != "stop" or info.get("generation") != 2 or own_collection_running():
             return
         self.full_collections += 1
         self.collector.freeze()
@@ -105,23 +131,17 @@ class Heap:
         all in one pause; with the count rebased, it runs every ``full_after`` collections
         of generation 1 over what reached generation 2 since, a few ms each."""
         self._rebase_due = False
-        self._own_collection = True  # not a full collection of ours: no freeze, no count
-        try:
+        with _own_collection():  # not one to freeze after or count
             self.collector.collect()
-        finally:
-            self._own_collection = False
 
     def thaw(self) -> int:
         """Unfreeze everything and collect it once (one long pause); freeze what is left.
         Returns the number of unreachable objects found."""
         started = self.clock()
-        self._own_collection = True
-        try:
+        with _own_collection():
             self.collector.unfreeze()
             freed = self.collector.collect()
             self.collector.freeze()
-        finally:
-            self._own_collection = False
         self._rebase()
         self.last_thaw_freed = freed
         self.last_thaw_ms = (self.clock() - started) * 1000

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 
-from cti.heap import Heap
+from cti.heap import Heap, own_collection_running
 
 
 class FakeCollector:
@@ -104,3 +104,24 @@ asyncio.run(main())
 def test_with_the_real_collector_frozen_cycles_wait_for_the_thaw():
     out = subprocess.run([sys.executable, "-c", _REAL], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+async def test_a_probe_can_tell_the_heaps_own_collections_from_cpythons():
+    """The rebase and the thaw are generation-2 collections; a probe that counts full
+    collections (the bench's) asks ``own_collection_running`` and sees only the one
+    CPython's thresholds started."""
+    gc = FakeCollector()
+    seen: list[tuple[str, bool]] = []
+    gc.callbacks.append(lambda phase, info: seen.append((phase, own_collection_running())))
+    heap = Heap(collector=gc, thaw_every_s=None)
+    await heap.start()  # its first collect() is CPython's kind (the start's), then a rebase
+    assert seen == [("start", False), ("stop", False), ("start", True), ("stop", True)]
+    seen.clear()
+    gc.collected(2)  # CPython's full collection, then the rebase on the loop
+    await asyncio.sleep(0)
+    assert seen == [("stop", False), ("start", True), ("stop", True)]
+    seen.clear()
+    heap.thaw()  # its collect() and the rebase after it
+    assert seen == [("start", True), ("stop", True), ("start", True), ("stop", True)]
+    assert not own_collection_running()
+    await heap.stop()
