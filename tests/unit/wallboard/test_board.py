@@ -3,8 +3,11 @@ whole list of deltas (compacted to the fields that change) and the board afterwa
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from cti.ami.replay import StreamClock, messages
 from cti.wallboard.board import Board
+from cti.wallboard.today import TodayFigures
 from tests.unit.ami.support import trace
 
 
@@ -226,10 +229,6 @@ def test_an_event_stamped_on_an_earlier_day_counts_today_and_a_later_one_rolls()
     replay): it is counted on top (6), not taken as the start of a day that is over.
     Tried before the fix: the board went back to 26 Nov and showed 1. A call stamped the
     next day still starts that day's figures."""
-    from datetime import UTC, datetime
-
-    from cti.wallboard.today import TodayFigures
-
     now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp()
     b = Board(clock=lambda: now, sl_of=lambda county: 20)
     seeded = b.seed("north", "2026-12-07", TodayFigures(answered=5, answered_in_sl=5))
